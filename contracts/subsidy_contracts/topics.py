@@ -1,0 +1,96 @@
+"""The topic registry: every topic the platform uses, its partition count, its key and what it carries.
+
+Topics are created from this list (auto-creation is off on the brokers), by deploy/local and by
+docker-compose.yml alike, so there is one place to change a name or a partition count. Partition counts
+are divisible by 1, 2, 3, 4 and 6 so that consumer groups of those sizes share the work evenly; adding
+partitions later remaps keys and breaks per-key ordering, so choose them up front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .eligibility import DecisionMade, EntitlementReleased
+from .envelope import Event
+from .notifications import MessageSent
+from .payments import PaymentInstructionCreated
+from .registration import ApplicationSubmitted, ApplicationWithdrawn
+
+SERVICES = ("registration", "eligibility", "payments", "notifications")
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key: str
+    description: str
+    events: tuple[type[Event], ...] = ()
+    retention_days: int = 7
+    config: dict[str, str] = field(default_factory=dict)
+
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(e.type_name() for e in self.events)
+
+
+APPLICATIONS = Topic(
+    "registration.applications.v1",
+    12,
+    key="applicant id",
+    description="Applications submitted and withdrawn.",
+    events=(ApplicationSubmitted, ApplicationWithdrawn),
+)
+DECISIONS = Topic(
+    "eligibility.decisions.v1",
+    12,
+    key="applicant id",
+    description="Eligibility decisions with their explanation, and entitlements released for payment.",
+    events=(DecisionMade, EntitlementReleased),
+)
+PAYMENTS = Topic(
+    "payments.payments.v1",
+    12,
+    key="applicant id",
+    description="Payment instructions and their state changes.",
+    events=(PaymentInstructionCreated,),
+)
+MESSAGES = Topic(
+    "notifications.messages.v1",
+    12,
+    key="applicant id",
+    description="Messages delivered to applicants, enterprises, guardians and proxies.",
+    events=(MessageSent,),
+)
+
+
+def dead_letter_topic(service: str) -> Topic:
+    return Topic(
+        f"{service}.dead-letter.v1",
+        3,
+        key="original record key",
+        description=f"Records {service} could not process, with the reason (contract: DeadLetter).",
+        retention_days=30,
+    )
+
+
+def retry_topic(service: str) -> Topic:
+    return Topic(
+        f"{service}.retry.v1",
+        3,
+        key="original record key",
+        description=f"Records {service} will try again after a delay (headers carry attempt and due time).",
+    )
+
+
+DOMAIN_TOPICS = (APPLICATIONS, DECISIONS, PAYMENTS, MESSAGES)
+ALL_TOPICS: tuple[Topic, ...] = DOMAIN_TOPICS + tuple(
+    t for s in SERVICES for t in (dead_letter_topic(s), retry_topic(s))
+)
+EVENT_CLASSES: dict[str, type[Event]] = {e.type_name(): e for t in DOMAIN_TOPICS for e in t.events}
+
+
+def topic_for(event_type: str) -> Topic:
+    for t in DOMAIN_TOPICS:
+        if event_type in t.event_types():
+            return t
+    raise KeyError(f"no topic carries {event_type}")

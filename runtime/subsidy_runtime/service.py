@@ -1,0 +1,304 @@
+"""ServiceRuntime: what a service is made of, wired once.
+
+A service declares its consumers and background loops on a runtime, and gets an HTTP app with /healthz,
+/readyz, /metrics and problem responses. On start the runtime opens the database pool, applies the
+migrations (the runtime's plumbing tables first, then the service's), starts the Kafka broker with its
+subscribers, the outbox relay and the background loops; on stop it takes them down in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Union
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
+from starlette.routing import Match
+from structlog.contextvars import bind_contextvars, clear_contextvars
+from subsidy_contracts.envelope import Event
+from subsidy_contracts.topics import Topic
+
+from .consumer import EventConsumer, Handler, RetryRouter
+from .db import create_pool
+from .logging import configure_logging, get_logger
+from .metrics import ServiceMetrics
+from .migrations import load_migrations, migrate
+from .outbox import OutboxRecord, OutboxRelay, Transaction
+from .problems import install_problem_handlers
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations_package: str,
+        title: str,
+        description: str,
+        version: str = "1.0.0",
+    ) -> None:
+        self.settings = settings
+        self.migrations_package = migrations_package
+        self.title = title
+        self.description = description
+        self.version = version
+        self.metrics = ServiceMetrics(settings.service_name)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"{settings.service_name}-{settings.instance_id}",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=settings.kafka_linger_ms,
+            max_batch_size=1024 * 1024,
+            graceful_timeout=30.0,
+            middlewares=(KafkaPrometheusMiddleware(registry=self.metrics.registry, app_name=settings.service_name),),
+        )
+        self.stream_app = FastStream(
+            self.broker,
+            specification=AsyncAPI(title=f"{title} (events)", version=version, description=description),
+        )
+        self.consumers: dict[str, EventConsumer[Any]] = {}
+        self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._pool: asyncpg.Pool | None = None
+        self._relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = False
+
+    # ------------------------------------------------------------------------------------- declaration
+    def consumer(
+        self,
+        topic: Topic,
+        *,
+        events: Sequence[type[Event]],
+        name: str,
+        max_records: int | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Decorator: the handler receives (transaction, events) for each batch of new events."""
+
+        def register(handler: Handler) -> Handler:
+            consumer: EventConsumer[Any] = EventConsumer(
+                self, name=name, topic=topic, events=events, handler=handler, max_records=max_records
+            )
+            consumer.subscribe(self.broker)
+            self.consumers[name] = consumer
+            return handler
+
+        return register
+
+    def produces(self, topic: Topic) -> None:
+        """Document a topic this service publishes to (through its outbox) in the AsyncAPI document."""
+        events = topic.events
+        schema: Any = events[0] if len(events) == 1 else _union(events)
+        self.broker.publisher(topic.name, schema=schema, title=f"{self.settings.service_name}:{topic.name}",
+                              description=topic.description)
+
+    def loop(self, name: str) -> Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]:
+        """Decorator: a background coroutine that runs while the service runs (restarted if it fails)."""
+
+        def register(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+            self._loops.append((name, fn))
+            return fn
+
+        return register
+
+    def on_start(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Decorator: runs after migrations, before consumers start."""
+        self._on_start.append(fn)
+        return fn
+
+    # ----------------------------------------------------------------------------------------- running
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service is not started")
+        return self._pool
+
+    @property
+    def relay(self) -> OutboxRelay | None:
+        return self._relay
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A transaction whose published events are written to the outbox when it commits."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            tx = Transaction(conn, self.settings.schema)
+            yield tx
+            await tx.flush()
+
+    async def start(self) -> None:
+        s = self.settings
+        configure_logging(s.service_name, s.log_level)
+        self._pool = await create_pool(
+            s.database_url, schema=s.schema, application_name=s.service_name,
+            min_size=s.db_pool_min_size, max_size=s.db_pool_max_size,
+        )
+        async with self._pool.acquire() as conn:
+            await migrate(
+                conn,
+                s.schema,
+                load_migrations("subsidy_runtime.migrations", prefix="runtime-")
+                + load_migrations(self.migrations_package),
+            )
+        for fn in self._on_start:
+            await fn()
+        if self.consumers:
+            RetryRouter(self, self.consumers).subscribe(self.broker)
+        self._relay = OutboxRelay(
+            dsn=s.database_url, pool=self._pool, schema=s.schema, publish=self._publish_record, metrics=self.metrics,
+            batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s,
+        )
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self._supervise("outbox-backlog", self._observe_backlog)))
+        for name, fn in self._loops:
+            self._tasks.append(asyncio.create_task(self._supervise(name, fn), name=name))
+        self._ready = True
+        log.info("service started", consumers=list(self.consumers), http_port=s.http_port)
+
+    async def stop(self) -> None:
+        self._ready = False
+        await self.broker.stop()  # waits for in-flight batches (graceful_timeout)
+        if self._relay is not None:
+            await self._relay.stop()
+        for task in self._tasks:
+            if task.get_name() != "outbox-relay":
+                task.cancel()
+        relay_tasks = [t for t in self._tasks if t.get_name() == "outbox-relay"]
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*relay_tasks, return_exceptions=True), timeout=15)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        log.info("service stopped")
+
+    async def _publish_record(self, record: OutboxRecord) -> Any:
+        return await self.broker.publish(
+            record.value.encode(),
+            record.topic,
+            key=record.key.encode() if record.key is not None else None,
+            headers=record.headers,
+            correlation_id=record.headers.get("correlation_id"),
+            no_confirm=True,
+        )
+
+    async def _observe_backlog(self) -> None:
+        while True:
+            if self._relay is not None:
+                await self._relay.observe_backlog()
+            await asyncio.sleep(5)
+
+    async def _supervise(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await fn()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("background loop failed; restarting", loop=name, exc_info=exc)
+                await asyncio.sleep(1.0)
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"started": self._ready}
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1")
+            checks["database"] = True
+        except Exception as exc:
+            checks["database"] = f"{type(exc).__name__}"
+        try:
+            checks["kafka"] = bool(await asyncio.wait_for(self.broker.ping(timeout=2), timeout=3))
+        except Exception as exc:
+            checks["kafka"] = f"{type(exc).__name__}"
+        checks["outbox_relay"] = "leader" if self._relay and self._relay.is_leader else "standby"
+        return checks
+
+    # ----------------------------------------------------------------------------------------- HTTP app
+    def http_app(self, routers: Sequence[APIRouter] = (), *, openapi_tags: list[dict[str, Any]] | None = None) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(
+            title=self.title,
+            description=self.description,
+            version=self.version,
+            lifespan=lifespan,
+            openapi_tags=openapi_tags,
+        )
+        install_problem_handlers(app)
+        metrics = self.metrics
+
+        @app.middleware("http")
+        async def correlation_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            correlation_id = request.headers.get(CORRELATION_HEADER) or _new_correlation_id()
+            clear_contextvars()
+            bind_contextvars(service=self.settings.service_name, correlation_id=correlation_id)
+            request.state.correlation_id = correlation_id
+            started = time.perf_counter()
+            response = await call_next(request)
+            route = _route_template(app, request)
+            metrics.http_requests.labels(request.method, route, f"{response.status_code // 100}xx").inc()
+            metrics.http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
+            response.headers[CORRELATION_HEADER] = correlation_id
+            return response
+
+        @app.get("/healthz", include_in_schema=False)
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.get("/readyz", include_in_schema=False)
+        async def readyz() -> Response:
+            checks = await self.readiness()
+            ok = checks["started"] is True and checks["database"] is True and checks["kafka"] is True
+            return Response(orjson.dumps({"ready": ok, "checks": checks}), status_code=200 if ok else 503,
+                            media_type="application/json")
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus_metrics() -> Response:
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+        for router in routers:
+            app.include_router(router)
+        return app
+
+
+def _route_template(app: FastAPI, request: Request) -> str:
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return getattr(route, "path", "other")
+    return "unmatched"
+
+
+def _new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _union(events: Sequence[type[Event]]) -> Any:
+    return Annotated[Union[tuple(events)], Field(discriminator="event_type")]  # noqa: UP007

@@ -1,0 +1,5 @@
+from subsidy_runtime.settings import ServiceSettings
+
+
+class PaymentsSettings(ServiceSettings):
+    service_name: str = "payments"

@@ -1,0 +1,46 @@
+"""The registration service: the provincial integrations' front door."""
+
+from __future__ import annotations
+
+from subsidy_contracts.eligibility import DecisionMade, EntitlementReleased
+from subsidy_contracts.notifications import MessageSent
+from subsidy_contracts.payments import PaymentInstructionCreated
+from subsidy_contracts.topics import APPLICATIONS, DECISIONS, MESSAGES, PAYMENTS
+from subsidy_runtime.outbox import Transaction
+from subsidy_runtime.service import ServiceRuntime
+
+from .api.routes import router
+from .settings import RegistrationSettings
+from .timeline import apply_timeline
+
+settings = RegistrationSettings()  # type: ignore[call-arg]  # from the environment
+runtime = ServiceRuntime(
+    settings,
+    migrations_package="registration.migrations",
+    title="Registration service",
+    description="Persons, enterprises, facts, payee accounts and applications pushed in by provincial platforms.",
+)
+runtime.produces(APPLICATIONS)
+
+
+@runtime.consumer(DECISIONS, events=[DecisionMade, EntitlementReleased], name="timeline-decisions")
+async def on_decisions(tx: Transaction, events: list[DecisionMade | EntitlementReleased]) -> None:
+    """Application status and timeline from eligibility decisions."""
+    await apply_timeline(tx, list(events))
+
+
+@runtime.consumer(PAYMENTS, events=[PaymentInstructionCreated], name="timeline-payments")
+async def on_payments(tx: Transaction, events: list[PaymentInstructionCreated]) -> None:
+    """Application status and timeline from payment events."""
+    await apply_timeline(tx, list(events))
+
+
+@runtime.consumer(MESSAGES, events=[MessageSent], name="timeline-messages")
+async def on_messages(tx: Transaction, events: list[MessageSent]) -> None:
+    """Application timeline from delivered notifications."""
+    await apply_timeline(tx, list(events))
+
+
+app = runtime.http_app([router])
+app.state.runtime = runtime
+stream_app = runtime.stream_app

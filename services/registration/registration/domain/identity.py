@@ -1,0 +1,121 @@
+"""Identity numbers and codes, checked with python-stdnum rather than hand-written algorithms:
+resident ID (GB 11643), unified social credit code (GB 32100), bank card numbers (Luhn), administrative
+division codes (GB/T 2260, from stdnum's maintained table), mainland mobile numbers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from stdnum import luhn, numdb
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+
+from .errors import InvalidField
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_CNAPS = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str
+    birth_date: date
+    sex: str  # "male" | "female" (17th digit odd: male)
+
+    @property
+    def masked(self) -> str:
+        return f"{self.number[:4]}{'*' * 10}{self.number[-4:]}"
+
+
+def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
+    number = ric.compact(value or "")
+    try:
+        ric.validate(number)
+    except InvalidLength as exc:
+        raise InvalidField(field, "居民身份号码应为18位", "resident ID number must have 18 characters") from exc
+    except InvalidChecksum as exc:
+        raise InvalidField(field, "居民身份号码校验码错误（GB 11643）", "resident ID check digit is wrong (GB 11643)") from exc
+    except InvalidComponent as exc:
+        raise InvalidField(
+            field, "居民身份号码中的出生日期或地址码无效", "resident ID has an invalid birth date or address code"
+        ) from exc
+    except (InvalidFormat, ValidationError) as exc:
+        raise InvalidField(field, "居民身份号码格式错误", "resident ID number is malformed") from exc
+    birth = ric.get_birth_date(number)
+    if birth > date.today():
+        raise InvalidField(field, "居民身份号码中的出生日期在未来", "resident ID birth date is in the future")
+    sex = "male" if int(number[16]) % 2 == 1 else "female"
+    return ResidentId(number=number.upper(), birth_date=birth, sex=sex)
+
+
+def check_credit_code(value: str, field: str = "credit_code") -> str:
+    code = uscc.compact(value or "")
+    try:
+        return str(uscc.validate(code))
+    except InvalidLength as exc:
+        raise InvalidField(field, "统一社会信用代码应为18位", "unified social credit code must have 18 characters") from exc
+    except InvalidChecksum as exc:
+        raise InvalidField(
+            field, "统一社会信用代码校验码错误（GB 32100）", "unified social credit code check character is wrong (GB 32100)"
+        ) from exc
+    except ValidationError as exc:
+        raise InvalidField(field, "统一社会信用代码格式错误", "unified social credit code is malformed") from exc
+
+
+def check_card_number(value: str, field: str = "account_number") -> str:
+    """Social-security-card financial accounts and bank cards carry a Luhn check digit."""
+    number = (value or "").replace(" ", "")
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        raise InvalidField(field, "银行卡号应为12至19位数字", "card number must be 12 to 19 digits")
+    if not luhn.is_valid(number):
+        raise InvalidField(field, "银行卡号校验位错误（Luhn）", "card number check digit is wrong (Luhn)")
+    return number
+
+
+def check_enterprise_account(value: str, field: str = "account_number") -> str:
+    """Enterprise basic accounts have bank-specific formats without a common check digit."""
+    number = (value or "").replace(" ", "")
+    if not number.isdigit() or not 8 <= len(number) <= 32:
+        raise InvalidField(field, "对公账号应为8至32位数字", "enterprise account number must be 8 to 32 digits")
+    return number
+
+
+def check_bank_code(value: str, field: str = "bank_code") -> str:
+    if not _CNAPS.match(value or ""):
+        raise InvalidField(field, "开户行行号应为12位数字（CNAPS）", "bank code must be the 12-digit CNAPS code")
+    return value
+
+
+def check_mobile(value: str, field: str = "mobile") -> str:
+    if not _MOBILE.match(value or ""):
+        raise InvalidField(field, "手机号码格式错误", "mobile number must be 11 digits starting with 1")
+    return value
+
+
+def check_region_code(value: str, field: str = "region_code") -> str:
+    """A current administrative division code (GB/T 2260)."""
+    if not re.fullmatch(r"\d{6}", value or ""):
+        raise InvalidField(field, "行政区划代码应为6位数字", "region code must be 6 digits")
+    results = numdb.get("cn/loc").info(value)
+    info = {k: v for _, props in results for k, v in props.items()}
+    if "province" not in info:
+        raise InvalidField(field, "行政区划代码不存在", "region code does not exist")
+    if value[2:] == "0000":
+        return value  # the province itself
+    county = info.get("county")
+    if county is None:
+        raise InvalidField(field, "行政区划代码不存在", "region code does not exist")
+    if all(c.startswith("[") and not re.match(r"^\[\d*-\]", c) for c in county.split(",")):
+        raise InvalidField(field, "行政区划代码已撤销", "region code is no longer in use")
+    return value
+
+
+def check_birth_consistent(resident: ResidentId, declared: date | None, field: str = "birth_date") -> None:
+    if declared is not None and declared != resident.birth_date:
+        raise InvalidField(
+            field,
+            f"出生日期与居民身份号码不一致（号码中为{resident.birth_date.isoformat()}）",
+            f"birth date does not match the resident ID ({resident.birth_date.isoformat()})",
+        )

@@ -1,0 +1,5 @@
+from subsidy_runtime.settings import ServiceSettings
+
+
+class RegistrationSettings(ServiceSettings):
+    service_name: str = "registration"
