@@ -127,6 +127,10 @@ wait_http() {  # url seconds name
   local i=0
   until "$PY" -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null; do
     i=$((i + 1))
+    if ! pid_alive "$3"; then
+      tail -n 30 "$LOG_DIR/$3.log" >&2 || true
+      die "$3 exited during start (log: $LOG_DIR/$3.log)"
+    fi
     [ $i -lt $(($2 * 5)) ] || die "$3 not ready at $1 within $2 s (see $LOG_DIR/$3.log)"
     sleep 0.2
   done
@@ -213,11 +217,13 @@ pg_up() {
     cat "$tuning" >>"$dir/data/postgresql.conf"
   fi
   mkdir -p "$dir/socket"
-  [ "$(id -u)" -ne 0 ] || chown postgres "$dir/socket" "$LOG_DIR"
+  [ "$(id -u)" -ne 0 ] || chown postgres "$dir/socket"
+  # The server writes its own log in its folder (the postgres user may not write to the root-owned logs/).
+  ln -sf "$dir/server.log" "$LOG_DIR/postgres-server.log"
   if ! as_pg_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-    as_pg_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -l "$LOG_DIR/postgres.log" \
+    as_pg_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/server.log" \
       -o "-p $PG_PORT -k $dir/socket -c listen_addresses=127.0.0.1" start >/dev/null \
-      || die "PostgreSQL did not start (see $LOG_DIR/postgres.log)"
+      || die "PostgreSQL did not start (see $dir/server.log)"
   fi
   say "postgresql listening on 127.0.0.1:$PG_PORT; creating database, roles and schemas"
   PGPASSWORD="$PG_ADMIN_PASSWORD" "$PY" -m subsidy_runtime.provision \

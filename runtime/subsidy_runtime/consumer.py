@@ -404,7 +404,7 @@ class RetryRouter:
         self.topic = retry_topic(runtime.settings.service_name)
 
     def subscribe(self, broker: KafkaBroker) -> None:
-        async def consume_retries(body: list[bytes], msg: KafkaMessage) -> None:
+        async def consume_retries(body: list[Any], msg: KafkaMessage) -> None:
             """Events this service deferred; re-applied after their delay, dead-lettered after the last attempt."""
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
             if await self._on_batch(records):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -40,3 +41,38 @@ def is_transient(exc: BaseException) -> bool:
         exc,
         ConnectionError | OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.exceptions.ConnectionDoesNotExistError,
     )
+
+
+async def insert_many(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    *,
+    suffix: str = "",
+) -> list[asyncpg.Record]:
+    """Insert many rows in one statement: INSERT … SELECT FROM unnest(array per column).
+
+    `columns` pairs each column with its PostgreSQL type. JSON columns travel as text and are cast back,
+    because asyncpg would read a JSON array value as one more array dimension. `suffix` may hold an
+    ON CONFLICT and a RETURNING clause.
+    """
+    if not rows:
+        return []
+    names = [name for name, _ in columns]
+    arrays, select, values = [], [], []
+    for i, (name, pg_type) in enumerate(columns):
+        column = [row[i] for row in rows]
+        if pg_type in ("json", "jsonb"):
+            column = [None if v is None else _dumps(v) for v in column]
+            arrays.append(f"${i + 1}::text[]")
+            select.append(f"t.{name}::{pg_type}")
+        else:
+            arrays.append(f"${i + 1}::{pg_type}[]")
+            select.append(f"t.{name}")
+        values.append(column)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(select)} "
+        f"FROM unnest({', '.join(arrays)}) AS t({', '.join(names)}) {suffix}"
+    )
+    return await conn.fetch(sql, *values)

@@ -21,6 +21,7 @@ import asyncpg
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import topic_for
 
+from .db import insert_many
 from .logging import get_logger
 from .metrics import ServiceMetrics
 
@@ -68,14 +69,11 @@ async def write_outbox(conn: asyncpg.Connection, schema: str, records: Sequence[
     """Insert records in one statement and wake the relay when the transaction commits."""
     if not records:
         return
-    await conn.execute(
-        """INSERT INTO outbox (topic, key, event_type, headers, value)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[])""",
-        [r.topic for r in records],
-        [r.key for r in records],
-        [r.event_type for r in records],
-        [r.headers for r in records],
-        [r.value for r in records],
+    await insert_many(
+        conn,
+        "outbox",
+        [("topic", "text"), ("key", "text"), ("event_type", "text"), ("headers", "jsonb"), ("value", "text")],
+        [(r.topic, r.key, r.event_type, r.headers, r.value) for r in records],
     )
     await conn.execute(f"NOTIFY {notify_channel(schema)}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -67,6 +68,8 @@ class ServiceRuntime:
             linger_ms=settings.kafka_linger_ms,
             max_batch_size=1024 * 1024,
             graceful_timeout=30.0,
+            # FastStream's own records go through the platform's JSON pipeline (see logging.py).
+            logger=logging.getLogger("faststream.kafka"),
             middlewares=(KafkaPrometheusMiddleware(registry=self.metrics.registry, app_name=settings.service_name),),
         )
         self.stream_app = FastStream(
@@ -153,7 +156,7 @@ class ServiceRuntime:
             await migrate(
                 conn,
                 s.schema,
-                load_migrations("subsidy_runtime.migrations", prefix="runtime-")
+                load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
                 + load_migrations(self.migrations_package),
             )
         for fn in self._on_start:

@@ -15,6 +15,7 @@ from subsidy_contracts.eligibility import (
     RulePackRef,
 )
 from subsidy_contracts.registration import ApplicationSubmitted, ApplicationWithdrawn
+from subsidy_runtime.db import insert_many
 from subsidy_runtime.outbox import Transaction
 
 from .domain.parameters import ParameterSet
@@ -73,18 +74,9 @@ async def on_applications_submitted(
 ) -> None:
     now = datetime.now(UTC)
     decisions = [(e, decide(catalogue, params, e, now)) for e in events]
-    rows = await tx.conn.fetch(
-        """INSERT INTO decisions (id, application_id, applicant_id, beneficiary_id, programme_id, rule_pack_version,
-                                  outcome, amount, schedule_kind, instalments, conditions, legal_basis, input_snapshot,
-                                  evaluated_on, fund_code, public_notice_until, status, correlation_id, decided_at,
-                                  released_at)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
-                                $8::numeric[], $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::jsonb[],
-                                $14::date[], $15::text[], $16::date[], $17::text[], $18::uuid[], $19::timestamptz[],
-                                $20::timestamptz[])
-           ON CONFLICT (application_id) DO NOTHING
-           RETURNING application_id""",
-        *_columns(decisions, now),
+    rows = await insert_many(
+        tx.conn, "decisions", DECISION_COLUMNS, [_row(submitted, decision, now) for submitted, decision in decisions],
+        suffix="ON CONFLICT (application_id) DO NOTHING RETURNING application_id",
     )
     inserted = {r["application_id"] for r in rows}
     for submitted, decision in decisions:
@@ -107,27 +99,31 @@ def _released(submitted: ApplicationSubmitted, decision: DecisionMade, now: date
     return decision.follow_up(EntitlementReleased, payload, producer=PRODUCER, occurred_at=now)
 
 
-def _columns(decisions: list[tuple[ApplicationSubmitted, DecisionMade]], now: datetime) -> list[list[object]]:
-    cols: list[list[object]] = [[] for _ in range(20)]
-    for submitted, decision in decisions:
-        p = decision.payload
-        released = p.outcome is Outcome.ELIGIBLE and p.public_notice_until is None
-        status = "released" if released else ("public_notice" if p.public_notice_until else "decided")
-        values = (
-            p.decision_id, p.application_id, p.applicant_id,
-            submitted.payload.beneficiary.person_id if submitted.payload.beneficiary else None,
-            p.rule_pack.programme_id, p.rule_pack.version, p.outcome.value, p.amount,
-            p.schedule_kind.value if p.schedule_kind else None,
-            [i.model_dump(mode="json") for i in p.instalments],
-            [c.model_dump(mode="json") for c in p.conditions],
-            [b.model_dump(mode="json") for b in p.legal_basis],
-            submitted.payload.model_dump(mode="json"),
-            p.evaluated_on, p.fund_code, p.public_notice_until, status, decision.correlation_id, p.decided_at,
-            now if released else None,
-        )
-        for col, value in zip(cols, values, strict=True):
-            col.append(value)
-    return cols
+DECISION_COLUMNS = [
+    ("id", "uuid"), ("application_id", "uuid"), ("applicant_id", "uuid"), ("beneficiary_id", "uuid"),
+    ("programme_id", "text"), ("rule_pack_version", "text"), ("outcome", "text"), ("amount", "numeric"),
+    ("schedule_kind", "text"), ("instalments", "jsonb"), ("conditions", "jsonb"), ("legal_basis", "jsonb"),
+    ("input_snapshot", "jsonb"), ("evaluated_on", "date"), ("fund_code", "text"), ("public_notice_until", "date"),
+    ("status", "text"), ("correlation_id", "uuid"), ("decided_at", "timestamptz"), ("released_at", "timestamptz"),
+]
+
+
+def _row(submitted: ApplicationSubmitted, decision: DecisionMade, now: datetime) -> tuple[object, ...]:
+    p = decision.payload
+    released = p.outcome is Outcome.ELIGIBLE and p.public_notice_until is None
+    status = "released" if released else ("public_notice" if p.public_notice_until else "decided")
+    return (
+        p.decision_id, p.application_id, p.applicant_id,
+        submitted.payload.beneficiary.person_id if submitted.payload.beneficiary else None,
+        p.rule_pack.programme_id, p.rule_pack.version, p.outcome.value, p.amount,
+        p.schedule_kind.value if p.schedule_kind else None,
+        [i.model_dump(mode="json") for i in p.instalments],
+        [c.model_dump(mode="json") for c in p.conditions],
+        [b.model_dump(mode="json") for b in p.legal_basis],
+        submitted.payload.model_dump(mode="json"),
+        p.evaluated_on, p.fund_code, p.public_notice_until, status, decision.correlation_id, p.decided_at,
+        now if released else None,
+    )
 
 
 async def on_applications_withdrawn(tx: Transaction, events: list[ApplicationWithdrawn]) -> None:

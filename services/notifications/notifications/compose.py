@@ -16,6 +16,7 @@ from subsidy_contracts.eligibility import DecisionMade, Outcome
 from subsidy_contracts.programmes import title_zh
 from subsidy_contracts.registration import ApplicationSubmitted
 from subsidy_runtime.masking import mask_account
+from subsidy_runtime.db import insert_many
 from subsidy_runtime.outbox import Transaction
 
 ENV = Environment(loader=PackageLoader("notifications", "templates"), undefined=StrictUndefined, autoescape=False,
@@ -105,15 +106,14 @@ async def on_decided(tx: Transaction, events: list[DecisionMade]) -> None:
 async def store(tx: Transaction, drafts: list[Draft]) -> None:
     if not drafts:
         return
-    await tx.conn.execute(
-        """INSERT INTO messages (id, event_id, template, channel, recipient, recipient_role, application_id, subject_key,
-                                 correlation_id, content, priority)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
-                                $8::text[], $9::uuid[], $10::text[], $11::int[])
-           ON CONFLICT (event_id, template, channel, recipient) DO NOTHING""",
-        [uuid.uuid4() for _ in drafts], [d.event_id for d in drafts], [d.template for d in drafts],
-        ["sms" for _ in drafts], [d.recipient for d in drafts], [d.recipient_role for d in drafts],
-        [d.application_id for d in drafts], [d.subject_key for d in drafts], [d.correlation_id for d in drafts],
-        [d.content for d in drafts], [d.priority for d in drafts],
+    await insert_many(
+        tx.conn,
+        "messages",
+        [("id", "uuid"), ("event_id", "uuid"), ("template", "text"), ("channel", "text"), ("recipient", "text"),
+         ("recipient_role", "text"), ("application_id", "uuid"), ("subject_key", "text"), ("correlation_id", "uuid"),
+         ("content", "text"), ("priority", "int")],
+        [(uuid.uuid4(), d.event_id, d.template, "sms", d.recipient, d.recipient_role, d.application_id, d.subject_key,
+          d.correlation_id, d.content, d.priority) for d in drafts],
+        suffix="ON CONFLICT (event_id, template, channel, recipient) DO NOTHING",
     )
     await tx.conn.execute("NOTIFY notifications_messages")

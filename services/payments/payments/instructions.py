@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from subsidy_contracts.eligibility import EntitlementReleased
 from subsidy_contracts.payments import PaymentInstructionCreated, PaymentInstructionCreatedPayload, PaymentStatus
 from subsidy_runtime.masking import mask_account
+from subsidy_runtime.db import insert_many
 from subsidy_runtime.outbox import Transaction
 
 PRODUCER = "payments"
@@ -25,25 +26,19 @@ async def create_instructions(tx: Transaction, events: list[EntitlementReleased]
     rows = [(e, i) for e in events for i in e.payload.instalments]
     if not rows:
         return
-    inserted = await tx.conn.fetch(
-        """INSERT INTO payment_instructions (end_to_end_id, decision_id, instalment_number, application_id, applicant_id,
-                                             programme_id, fund_code, amount, due_on, payee, status, correlation_id)
-           SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[], $4::uuid[], $5::uuid[], $6::text[], $7::text[],
-                                $8::numeric[], $9::date[], $10::jsonb[], $11::text[], $12::uuid[])
-           ON CONFLICT DO NOTHING
-           RETURNING end_to_end_id""",
-        [end_to_end_id(e.payload.decision_id, i.number) for e, i in rows],
-        [e.payload.decision_id for e, _ in rows],
-        [i.number for _, i in rows],
-        [e.payload.application_id for e, _ in rows],
-        [e.payload.applicant_id for e, _ in rows],
-        [e.payload.programme_id for e, _ in rows],
-        [e.payload.fund_code for e, _ in rows],
-        [i.amount for _, i in rows],
-        [i.due_on for _, i in rows],
-        [e.payload.payee.model_dump(mode="json") for e, _ in rows],
-        [PaymentStatus.SCHEDULED.value for _ in rows],
-        [e.correlation_id for e, _ in rows],
+    inserted = await insert_many(
+        tx.conn,
+        "payment_instructions",
+        [("end_to_end_id", "text"), ("decision_id", "uuid"), ("instalment_number", "int"), ("application_id", "uuid"),
+         ("applicant_id", "uuid"), ("programme_id", "text"), ("fund_code", "text"), ("amount", "numeric"),
+         ("due_on", "date"), ("payee", "jsonb"), ("status", "text"), ("correlation_id", "uuid")],
+        [
+            (end_to_end_id(e.payload.decision_id, i.number), e.payload.decision_id, i.number, e.payload.application_id,
+             e.payload.applicant_id, e.payload.programme_id, e.payload.fund_code, i.amount, i.due_on,
+             e.payload.payee.model_dump(mode="json"), PaymentStatus.SCHEDULED.value, e.correlation_id)
+            for e, i in rows
+        ],
+        suffix="ON CONFLICT DO NOTHING RETURNING end_to_end_id",
     )
     created = {r["end_to_end_id"] for r in inserted}
     for e, i in rows:
