@@ -30,6 +30,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=75,  # longer than clients' idle pools, so a reused connection is not closed under them
         limit_concurrency=2000,
         backlog=4096,
     )

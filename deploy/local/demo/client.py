@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -28,8 +29,17 @@ class RegistrationClient:
         await self._http.aclose()
 
     async def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send one request; connection failures are retried, which is safe: reads are idempotent, and writes
+        carry an Idempotency-Key or a natural key (ID number, credit code) the server de-duplicates on."""
         h = {"X-Integration-Id": self.integration_id, **(headers or {})}
-        return await self._http.request(method, path, json=body, headers=h)
+        for attempt in range(4):
+            try:
+                return await self._http.request(method, path, json=body, headers=h)
+            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         response = await self.request(method, path, body, headers)

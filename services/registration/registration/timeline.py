@@ -52,7 +52,10 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
 
 
 async def apply_timeline(tx: Transaction, events: list[Event]) -> None:
-    entries = [(e, t) for e in events if (t := timeline_entry(e)) is not None]
+    # Sorted by application so concurrent batches lock rows in the same order (no deadlocks).
+    entries = sorted(
+        ((e, t) for e in events if (t := timeline_entry(e)) is not None), key=lambda et: (str(et[1][0]), et[0].occurred_at)
+    )
     if not entries:
         return
     await tx.conn.executemany(

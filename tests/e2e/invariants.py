@@ -1,0 +1,110 @@
+"""Exactly-once checks over what the platform stored, published and delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from subsidy_contracts.topics import ALL_TOPICS
+
+
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every record currently in the topic, from the beginning, without joining a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        count = next(t.partitions for t in ALL_TOPICS if t.name == topic)
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[Any] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in partitions])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for recs in batch.values():
+                records.extend(recs)
+            if loop.time() > deadline:
+                raise TimeoutError(f"reading {topic} took longer than {timeout_s}s")
+        return records
+    finally:
+        await consumer.stop()
+
+
+def events_by_type(records: list[Any], event_type: str) -> list[dict[str, Any]]:
+    out = []
+    for r in records:
+        try:
+            body = orjson.loads(r.value)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(body, dict) and body.get("event_type") == event_type:
+            out.append(body)
+    return out
+
+
+async def assert_exactly_once(admin_dsn: str, bootstrap: str, sms_url: str, application_ids: list[str]) -> dict[str, Any]:
+    """The acceptance invariants for a set of applications; returns figures for the test's report."""
+    ids = [uuid.UUID(a) for a in application_ids]
+    wanted = set(application_ids)
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        decisions = await conn.fetch(
+            "SELECT application_id, id, outcome, amount FROM eligibility.decisions WHERE application_id = ANY($1)", ids)
+        instructions = await conn.fetch(
+            "SELECT decision_id, instalment_number, amount FROM payments.payment_instructions WHERE application_id = ANY($1)", ids)
+        messages = await conn.fetch(
+            "SELECT id, application_id, template, recipient, status FROM notifications.messages WHERE application_id = ANY($1)", ids)
+        statuses = Counter(r["status"] for r in await conn.fetch(
+            "SELECT status FROM registration.applications WHERE id = ANY($1)", ids))
+    finally:
+        await conn.close()
+
+    # Every application has exactly one decision, stored and published (a republished record keeps its event id).
+    per_app = Counter(str(r["application_id"]) for r in decisions)
+    assert set(per_app) == wanted, f"{len(wanted - set(per_app))} applications without a decision"
+    assert max(per_app.values()) == 1
+    published: dict[str, set[str]] = defaultdict(set)
+    for e in events_by_type(await read_topic(bootstrap, "eligibility.decisions.v1"), "eligibility.decision-made"):
+        if e["payload"]["application_id"] in wanted:
+            published[e["payload"]["application_id"]].add(e["event_id"])
+    assert set(published) == wanted, "some decisions were stored but never published"
+    assert all(len(v) == 1 for v in published.values()), "an application got two different decision events"
+
+    # Every approved decision has exactly one payment instruction, for its amount; nothing else is paid.
+    eligible = {r["id"]: r["amount"] for r in decisions if r["outcome"] == "eligible"}
+    per_decision = Counter(r["decision_id"] for r in instructions)
+    assert set(per_decision) == set(eligible), "instructions do not match the approved decisions"
+    assert max(per_decision.values(), default=1) == 1
+    paid = defaultdict(int)
+    for r in instructions:
+        paid[r["decision_id"]] += r["amount"]
+    assert all(paid[d] == amount for d, amount in eligible.items())
+
+    # Every message exists once per (application, template, recipient) and reached the handset once.
+    keys = Counter((r["application_id"], r["template"], r["recipient"]) for r in messages)
+    assert max(keys.values()) == 1
+    templates = Counter(r["template"] for r in messages)
+    assert templates["application_received"] == len(wanted)
+    assert sum(n for t, n in templates.items() if t.startswith("decision_")) == len(wanted)
+    assert all(r["status"] == "sent" for r in messages), Counter(r["status"] for r in messages)
+    async with httpx.AsyncClient(base_url=sms_url) as http:
+        delivered = (await http.get("/v1/sms/delivered")).json()
+    handset = Counter(d["client_msg_id"] for d in delivered)
+    ours = {str(r["id"]) for r in messages}
+    assert ours <= set(handset), f"{len(ours - set(handset))} messages never reached the gateway"
+    assert all(handset[m] == 1 for m in ours)
+    per_mobile_content = Counter((d["mobile"], d["content"]) for d in delivered if d["client_msg_id"] in ours)
+    assert max(per_mobile_content.values()) == 1, "a handset received the same text twice"
+    return {"decisions": len(decisions), "eligible": len(eligible), "instructions": len(instructions),
+            "messages": len(messages), "statuses": dict(statuses)}
