@@ -30,7 +30,10 @@ def _stack_env(name: str) -> dict[str, str]:
     env["STACK_NAME"] = name
     out = subprocess.run(
         ["bash", "-c", f"source {STACK_SCRIPT.parent / 'env.sh'} && env -0"],
-        env=env, cwd=ROOT, capture_output=True, check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
 

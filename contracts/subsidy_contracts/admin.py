@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 
@@ -39,10 +40,9 @@ async def ensure_topics(bootstrap: str, *, replication_factor: int = 1, wait_s: 
                 )
                 for t in missing
             ]
-            try:
+            # Another process may create them between list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between list and create
         return [t.name for t in missing]
     finally:
         await admin.close()

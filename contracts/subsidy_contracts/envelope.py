@@ -2,7 +2,7 @@
 
 Consumers are tolerant readers (unknown fields are ignored), so a producer may add optional fields within a
 schema version. Anything else (removing, retyping, making a field required) needs a new event type or
-version; tests/contracts/test_schema_compatibility.py enforces that against the schemas committed in docs/.
+version; tests/contracts/test_event_schemas.py enforces that against the schemas committed in docs/.
 """
 
 from __future__ import annotations

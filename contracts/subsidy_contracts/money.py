@@ -11,8 +11,8 @@ MONEY_PATTERN = r"^-?\d{1,13}(\.\d{1,2})?$"
 
 def parse_money(value: Any) -> Decimal:
     """Accept a decimal string, an int or a Decimal; refuse floats and sub-fen precision."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("money must be a decimal string such as \"1128.00\", not a binary float")
+    if isinstance(value, bool | float):
+        raise ValueError('money must be a decimal string such as "1128.00", not a binary float')
     if isinstance(value, int):
         value = Decimal(value)
     if isinstance(value, str):

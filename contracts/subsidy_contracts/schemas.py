@@ -128,9 +128,7 @@ def _stale(docs: Path, expected: Mapping[str, str]) -> list[str]:
     folder = docs / EVENTS_DIR
     if not folder.is_dir():
         return []
-    return sorted(
-        f"{EVENTS_DIR}/{p.name}" for p in folder.glob("*.json") if f"{EVENTS_DIR}/{p.name}" not in expected
-    )
+    return sorted(f"{EVENTS_DIR}/{p.name}" for p in folder.glob("*.json") if f"{EVENTS_DIR}/{p.name}" not in expected)
 
 
 def write(docs: Path) -> list[str]:
@@ -226,8 +224,9 @@ class _Comparer:
     def report(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
 
-    def compare(self, old_raw: Any, new_raw: Any, path: str, old_ref: str | None = None,
-                new_ref: str | None = None) -> None:
+    def compare(
+        self, old_raw: Any, new_raw: Any, path: str, old_ref: str | None = None, new_ref: str | None = None
+    ) -> None:
         old, resolved_old_ref = self.resolve(old_raw, 0)
         new, resolved_new_ref = self.resolve(new_raw, 1)
         old_ref = resolved_old_ref or old_ref
@@ -282,8 +281,11 @@ class _Comparer:
                 self.report(
                     path,
                     f"type changed from {_describe(member, ref, disc, old)} to "
-                    + (_describe(*new_non_null[0], disc, new) if was_union
-                       else " | ".join(_describe(m, r, disc, new) for m, r in new_members)),
+                    + (
+                        _describe(*new_non_null[0], disc, new)
+                        if was_union
+                        else " | ".join(_describe(m, r, disc, new) for m, r in new_members)
+                    ),
                 )
             else:
                 self.report(path, f"union member removed: {_describe(member, ref, disc, old)}")
@@ -429,8 +431,20 @@ def _pointer(root: Mapping[str, Any], pointer: str) -> dict[str, Any]:
 
 
 def _is_any(node: Mapping[str, Any]) -> bool:
-    constraining = {"type", "const", "enum", "anyOf", "oneOf", "allOf", "not", "properties", "items", "required",
-                    "additionalProperties", "prefixItems"}
+    constraining = {
+        "type",
+        "const",
+        "enum",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "properties",
+        "items",
+        "required",
+        "additionalProperties",
+        "prefixItems",
+    }
     return not constraining & node.keys()
 
 
@@ -438,8 +452,15 @@ def _is_nothing(node: Mapping[str, Any]) -> bool:
     return node.get("not") == {}
 
 
-_JSON_TYPE_OF = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null",
-                 list: "array", dict: "object"}
+_JSON_TYPE_OF = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    type(None): "null",
+    list: "array",
+    dict: "object",
+}
 
 
 def _types(node: Mapping[str, Any]) -> set[str] | None:
@@ -553,8 +574,11 @@ def _fmt_values(values: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m subsidy_contracts.schemas", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m subsidy_contracts.schemas",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("write", "write docs/events"), ("check", "exit 1 when docs/events is not current")):
         cmd = sub.add_parser(name, help=text)
@@ -570,8 +594,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for line in problems:
         print(line, file=sys.stderr)
-    print(f"run `{GENERATOR}` (or `python docs/tools/generate.py`) after an intentional, additive change",
-          file=sys.stderr)
+    print(
+        f"run `{GENERATOR}` (or `python docs/tools/generate.py`) after an intentional, additive change", file=sys.stderr
+    )
     return 1
 
 

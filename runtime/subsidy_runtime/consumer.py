@@ -27,6 +27,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.json_schema import SkipJsonSchema
+
 from subsidy_contracts.deadletter import DeadLetter, FailureKind
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import Topic, dead_letter_topic, retry_topic
@@ -100,6 +101,25 @@ def _describe_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def event_union(events: Sequence[type[Event]]) -> Any:
+    """One event class, or a union of them discriminated by event_type."""
+    if len(events) == 1:
+        return events[0]
+    union = Union.__getitem__(tuple(events))
+    return Annotated.__class_getitem__((union, Field(discriminator="event_type")))  # type: ignore[attr-defined]
+
+
+def lenient_item_type(contract: Any) -> Any:
+    """The contract type, or anything else as a fallback (hidden from the JSON schema).
+
+    FastStream validates the whole batch against the handler's signature; with the fallback a record that
+    does not match the contract does not fail its batch, and the consumer can dead-letter it alone.
+    """
+    fallback: Any = SkipJsonSchema.__class_getitem__(Any)  # type: ignore[type-arg]
+    union = Union.__getitem__((contract, fallback))
+    return Annotated.__class_getitem__((union, Field(union_mode="left_to_right")))  # type: ignore[attr-defined]
+
+
 class EventConsumer(Generic[E]):
     """Consumes some event types from one topic in batches and hands them to a handler."""
 
@@ -123,7 +143,7 @@ class EventConsumer(Generic[E]):
         self.description = description
         self.group_id = f"{runtime.settings.service_name}.{name}"
         self._types = {e.type_name(): e for e in self.events}
-        union: Any = self.events[0] if len(self.events) == 1 else Annotated[Union[self.events], Field(discriminator="event_type")]  # noqa: UP007
+        union = event_union(self.events)
         self._union = union
         self._adapter: TypeAdapter[Any] = TypeAdapter(union)
         self._last_lag_update = 0.0
@@ -135,14 +155,14 @@ class EventConsumer(Generic[E]):
         Records that do not match still reach `_on_batch` (the lenient item type) so they can be
         dead-lettered one by one instead of failing the whole batch.
         """
-        lenient = Annotated[Union[self._union, SkipJsonSchema[Any]], Field(union_mode="left_to_right")]  # noqa: UP007
+        lenient = lenient_item_type(self._union)
         settings = self.runtime.settings
 
         async def consume(body: list[Any], msg: KafkaMessage) -> None:
             await self._on_batch(body, msg)
 
         # The declared item type is what FastStream validates against and documents.
-        consume.__annotations__["body"] = list[lenient]  # type: ignore[valid-type]
+        consume.__annotations__["body"] = list.__class_getitem__(lenient)
         consume.__name__ = f"consume_{self.name.replace('-', '_')}"
         consume.__doc__ = self.description or self.handler.__doc__
         broker.subscriber(
@@ -159,8 +179,12 @@ class EventConsumer(Generic[E]):
         )(consume)
 
     async def _on_batch(self, body: list[Any], msg: KafkaMessage) -> None:
-        records: tuple[ConsumerRecord[Any, Any], ...] = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-        deliveries = [d for d in (self.decode(rec, val) for rec, val in zip(records, body, strict=True)) if d is not None]
+        records: tuple[ConsumerRecord[Any, Any], ...] = (
+            msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        )
+        deliveries = [
+            d for d in (self.decode(rec, val) for rec, val in zip(records, body, strict=True)) if d is not None
+        ]
         if await self.apply(deliveries):
             await msg.ack()
             await self._observe_lag(msg)
@@ -187,7 +211,9 @@ class EventConsumer(Generic[E]):
             expected = self._types[event_type].version()
             if parsed.get("schema_version") not in (None, expected):
                 return Delivery(
-                    record, None, FailureKind.UNKNOWN_VERSION,
+                    record,
+                    None,
+                    FailureKind.UNKNOWN_VERSION,
                     f"{event_type} schema_version {parsed.get('schema_version')!r}; this consumer reads {expected}",
                     attempt,
                 )
@@ -215,7 +241,9 @@ class EventConsumer(Generic[E]):
                 if not is_transient(exc):
                     raise
                 metrics.events_failed.labels(self.name, "transient").inc(len(deliveries))
-                log.warning("transient failure; retrying batch", consumer=self.name, error=repr(exc), records=len(deliveries))
+                log.warning(
+                    "transient failure; retrying batch", consumer=self.name, error=repr(exc), records=len(deliveries)
+                )
                 if time.monotonic() + delay > deadline:
                     return False
                 await asyncio.sleep(delay)
@@ -258,7 +286,7 @@ class EventConsumer(Generic[E]):
             fresh_ids = {r["message_id"] for r in rows}
             fresh = [d for i, d in unique.items() if i in fresh_ids]
             duplicates = len(deliveries) - len(fresh)
-            tx = Transaction(conn, runtime.settings.schema)
+            tx = Transaction(conn, runtime.settings.schema_name)
             dead: list[_DeadLetterCause] = []
             to_handle: list[Delivery] = []
             for d in fresh:
@@ -356,22 +384,41 @@ class EventConsumer(Generic[E]):
             )
             self.runtime.metrics.dead_letters.labels(self.name, failure.value).inc()
             self.runtime.metrics.events_failed.labels(self.name, "dead_letter").inc()
-            log.error("record dead-lettered", consumer=self.name, failure=failure.value, reason=reason[:300],
-                      topic=topic, partition=partition, offset=offset)
+            log.error(
+                "record dead-lettered",
+                consumer=self.name,
+                failure=failure.value,
+                reason=reason[:300],
+                topic=topic,
+                partition=partition,
+                offset=offset,
+            )
         await tx.conn.executemany(
             """INSERT INTO dead_letters (consumer, failure, reason, error_class, original_topic, original_partition,
                                          original_offset, event_id, event_type, record)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
             [
-                (dl.consumer, dl.failure.value, dl.reason, dl.error_class, dl.original_topic, dl.original_partition,
-                 dl.original_offset, dl.event_id, dl.event_type, dl.model_dump(mode="json"))
+                (
+                    dl.consumer,
+                    dl.failure.value,
+                    dl.reason,
+                    dl.error_class,
+                    dl.original_topic,
+                    dl.original_partition,
+                    dl.original_offset,
+                    dl.event_id,
+                    dl.event_type,
+                    dl.model_dump(mode="json"),
+                )
                 for dl in letters
             ],
         )
         dlq = dead_letter_topic(service).name
         for dl in letters:
             tx.publish_record(
-                OutboxRecord(dlq, dl.original_key, dl.model_dump_json(), {"content-type": JSON, "failure": dl.failure.value})
+                OutboxRecord(
+                    dlq, dl.original_key, dl.model_dump_json(), {"content-type": JSON, "failure": dl.failure.value}
+                )
             )
 
     # --------------------------------------------------------------------------------------------- lag
@@ -424,9 +471,7 @@ class RetryRouter:
         )(consume_retries)
 
     async def _on_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> bool:
-        due = max(
-            (int(dict((k, v.decode()) for k, v in r.headers or ()).get(RETRY_DUE_MS, "0")) for r in records), default=0
-        )
+        due = max((int({k: v.decode() for k, v in r.headers or ()}.get(RETRY_DUE_MS, "0")) for r in records), default=0)
         wait_s = due / 1000 - time.time()
         if wait_s > 0:
             await asyncio.sleep(min(wait_s, self.MAX_WAIT_S))

@@ -7,10 +7,15 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
+
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""A plain connection or one borrowed from the pool: both run queries the same way."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -18,7 +23,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, schema: str, application_name: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, schema: str, application_name: str, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
     """A pool whose sessions see only `schema` (plus pg_catalog) on their search path."""
     pool = await asyncpg.create_pool(
         dsn,
@@ -39,12 +46,16 @@ def is_transient(exc: BaseException) -> bool:
         return state.startswith(("08", "53", "57P", "58")) or state in {"40001", "40P01", "55P03"}
     return isinstance(
         exc,
-        ConnectionError | OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.exceptions.ConnectionDoesNotExistError,
+        ConnectionError
+        | OSError
+        | TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.ConnectionDoesNotExistError,
     )
 
 
 async def insert_many(
-    conn: asyncpg.Connection,
+    conn: Connection,
     table: str,
     columns: Sequence[tuple[str, str]],
     rows: Sequence[Sequence[Any]],

@@ -15,7 +15,9 @@ class ServiceMetrics:
         self.service = service
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.info = Gauge("subsidy_service_info", "Constant 1, labelled with the service name.", ["service"], registry=r)
+        self.info = Gauge(
+            "subsidy_service_info", "Constant 1, labelled with the service name.", ["service"], registry=r
+        )
         self.info.labels(service).set(1)
         self.events_consumed = Counter(
             "subsidy_events_consumed_total",
@@ -68,9 +70,7 @@ class ServiceMetrics:
             buckets=LAG_BUCKETS,
             registry=r,
         )
-        self.outbox_backlog = Gauge(
-            "subsidy_outbox_backlog_records", "Outbox rows not yet published.", registry=r
-        )
+        self.outbox_backlog = Gauge("subsidy_outbox_backlog_records", "Outbox rows not yet published.", registry=r)
         self.outbox_lag = Gauge(
             "subsidy_outbox_lag_seconds", "Age of the oldest unpublished outbox row (0 when empty).", registry=r
         )
@@ -87,10 +87,15 @@ class ServiceMetrics:
             registry=r,
         )
         self.http_requests = Counter(
-            "subsidy_http_requests_total", "HTTP requests by route template and status class.",
-            ["method", "route", "status"], registry=r,
+            "subsidy_http_requests_total",
+            "HTTP requests by route template and status class.",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.http_seconds = Histogram(
-            "subsidy_http_request_seconds", "HTTP request duration by route template.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r,
+            "subsidy_http_request_seconds",
+            "HTTP request duration by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )

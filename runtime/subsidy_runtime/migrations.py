@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg
-
+from .db import Connection
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -33,14 +32,17 @@ class Migration:
 
 def load_migrations(package: str, prefix: str = "") -> list[Migration]:
     files = [f for f in resources.files(package).iterdir() if _FILE.match(f.name)]
-    return [Migration(prefix + f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in sorted(files, key=lambda f: f.name)]
+    return [
+        Migration(prefix + f.name.removesuffix(".sql"), f.read_text(encoding="utf-8"))
+        for f in sorted(files, key=lambda f: f.name)
+    ]
 
 
 class MigrationError(RuntimeError):
     pass
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
+async def migrate(conn: Connection, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply the migrations not yet applied to `schema`; returns the versions applied now."""
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"migrate:{schema}")
@@ -62,7 +64,9 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
                 await conn.execute(f'SET LOCAL search_path = "{schema}"')
                 await conn.execute(m.sql)
                 await conn.execute(
-                    f'INSERT INTO "{schema}".schema_migrations(version, checksum) VALUES ($1, $2)', m.version, m.checksum
+                    f'INSERT INTO "{schema}".schema_migrations(version, checksum) VALUES ($1, $2)',
+                    m.version,
+                    m.checksum,
                 )
             applied_now.append(m.version)
             log.info("migration applied", schema=schema, version=m.version)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import topic_for
 
-from .db import insert_many
+from .db import Connection, insert_many
 from .logging import get_logger
 from .metrics import ServiceMetrics
 
@@ -65,7 +66,7 @@ def notify_channel(schema: str) -> str:
     return f"{schema}_outbox"
 
 
-async def write_outbox(conn: asyncpg.Connection, schema: str, records: Sequence[OutboxRecord]) -> None:
+async def write_outbox(conn: Connection, schema: str, records: Sequence[OutboxRecord]) -> None:
     """Insert records in one statement and wake the relay when the transaction commits."""
     if not records:
         return
@@ -86,7 +87,7 @@ class Transaction:
     runtime writes the staged records to the outbox inside the same transaction.
     """
 
-    conn: asyncpg.Connection
+    conn: Connection
     schema: str
     staged: list[OutboxRecord] = field(default_factory=list)
     deferred: list[tuple[Event, str]] = field(default_factory=list)

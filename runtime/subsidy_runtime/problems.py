@@ -181,7 +181,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", path=request.url.path, exc_info=exc)
         return problem_response(
-            Problem(500, "internal", "Internal error", "the server failed; the request was not applied", "服务器内部错误，请求未生效"),
+            Problem(
+                500,
+                "internal",
+                "Internal error",
+                "the server failed; the request was not applied",
+                "服务器内部错误，请求未生效",
+            ),
             request,
         )
 

@@ -47,7 +47,11 @@ async def provision(admin_url: str, database: str, services: list[str]) -> None:
     finally:
         await conn.close()
 
-    db_url = re.sub(r"/[^/?]*(\?|$)", f"/{database}\\1", admin_url, count=1) if "/" in admin_url.split("@")[-1] else admin_url
+    db_url = (
+        re.sub(r"/[^/?]*(\?|$)", f"/{database}\\1", admin_url, count=1)
+        if "/" in admin_url.split("@")[-1]
+        else admin_url
+    )
     conn = await asyncpg.connect(db_url)
     try:
         await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")

@@ -15,23 +15,25 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Union
+from typing import Any
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import Field
-from starlette.routing import Match
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars
-from subsidy_contracts.envelope import Event
-from subsidy_contracts.topics import Topic
 
-from .consumer import EventConsumer, Handler, RetryRouter
+from subsidy_contracts.deadletter import DeadLetter
+from subsidy_contracts.envelope import Event
+from subsidy_contracts.topics import Topic, dead_letter_topic, retry_topic
+
+from .consumer import EventConsumer, Handler, RetryRouter, event_union
 from .db import create_pool
 from .logging import configure_logging, get_logger
 from .metrics import ServiceMetrics
@@ -100,17 +102,31 @@ class ServiceRuntime:
                 self, name=name, topic=topic, events=events, handler=handler, max_records=max_records
             )
             consumer.subscribe(self.broker)
+            if not self.consumers:
+                self._declare_failure_topics()
             self.consumers[name] = consumer
             return handler
 
         return register
 
+    def _declare_failure_topics(self) -> None:
+        """A consuming service also reads its retry topic and writes its retry and dead-letter topics."""
+        service = self.settings.service_name
+        RetryRouter(self, self.consumers).subscribe(self.broker)
+        dead = dead_letter_topic(service)
+        self.broker.publisher(
+            dead.name, schema=DeadLetter, title=f"{service}:{dead.name}", description=dead.description
+        )
+        retry = retry_topic(service)
+        self.broker.publisher(retry.name, title=f"{service}:{retry.name}", description=retry.description)
+
     def produces(self, topic: Topic) -> None:
         """Document a topic this service publishes to (through its outbox) in the AsyncAPI document."""
         events = topic.events
-        schema: Any = events[0] if len(events) == 1 else _union(events)
-        self.broker.publisher(topic.name, schema=schema, title=f"{self.settings.service_name}:{topic.name}",
-                              description=topic.description)
+        schema: Any = events[0] if len(events) == 1 else event_union(events)
+        self.broker.publisher(
+            topic.name, schema=schema, title=f"{self.settings.service_name}:{topic.name}", description=topic.description
+        )
 
     def loop(self, name: str) -> Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]:
         """Decorator: a background coroutine that runs while the service runs (restarted if it fails)."""
@@ -141,7 +157,7 @@ class ServiceRuntime:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A transaction whose published events are written to the outbox when it commits."""
         async with self.pool.acquire() as conn, conn.transaction():
-            tx = Transaction(conn, self.settings.schema)
+            tx = Transaction(conn, self.settings.schema_name)
             yield tx
             await tx.flush()
 
@@ -149,23 +165,29 @@ class ServiceRuntime:
         s = self.settings
         configure_logging(s.service_name, s.log_level)
         self._pool = await create_pool(
-            s.database_url, schema=s.schema, application_name=s.service_name,
-            min_size=s.db_pool_min_size, max_size=s.db_pool_max_size,
+            s.database_url,
+            schema=s.schema_name,
+            application_name=s.service_name,
+            min_size=s.db_pool_min_size,
+            max_size=s.db_pool_max_size,
         )
         async with self._pool.acquire() as conn:
             await migrate(
                 conn,
-                s.schema,
+                s.schema_name,
                 load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
                 + load_migrations(self.migrations_package),
             )
         for fn in self._on_start:
             await fn()
-        if self.consumers:
-            RetryRouter(self, self.consumers).subscribe(self.broker)
         self._relay = OutboxRelay(
-            dsn=s.database_url, pool=self._pool, schema=s.schema, publish=self._publish_record, metrics=self.metrics,
-            batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s,
+            dsn=s.database_url,
+            pool=self._pool,
+            schema=s.schema_name,
+            publish=self._publish_record,
+            metrics=self.metrics,
+            batch_size=s.outbox_batch_size,
+            poll_interval_s=s.outbox_poll_interval_s,
         )
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
@@ -238,7 +260,9 @@ class ServiceRuntime:
         return checks
 
     # ----------------------------------------------------------------------------------------- HTTP app
-    def http_app(self, routers: Sequence[APIRouter] = (), *, openapi_tags: list[dict[str, Any]] | None = None) -> FastAPI:
+    def http_app(
+        self, routers: Sequence[APIRouter] = (), *, openapi_tags: list[dict[str, Any]] | None = None
+    ) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             await self.start()
@@ -257,19 +281,7 @@ class ServiceRuntime:
         install_problem_handlers(app)
         metrics = self.metrics
 
-        @app.middleware("http")
-        async def correlation_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            correlation_id = request.headers.get(CORRELATION_HEADER) or _new_correlation_id()
-            clear_contextvars()
-            bind_contextvars(service=self.settings.service_name, correlation_id=correlation_id)
-            request.state.correlation_id = correlation_id
-            started = time.perf_counter()
-            response = await call_next(request)
-            route = _route_template(app, request)
-            metrics.http_requests.labels(request.method, route, f"{response.status_code // 100}xx").inc()
-            metrics.http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
-            response.headers[CORRELATION_HEADER] = correlation_id
-            return response
+        app.add_middleware(RequestContextMiddleware, service=self.settings.service_name, metrics=metrics)
 
         @app.get("/healthz", include_in_schema=False)
         async def healthz() -> dict[str, str]:
@@ -279,8 +291,11 @@ class ServiceRuntime:
         async def readyz() -> Response:
             checks = await self.readiness()
             ok = checks["started"] is True and checks["database"] is True and checks["kafka"] is True
-            return Response(orjson.dumps({"ready": ok, "checks": checks}), status_code=200 if ok else 503,
-                            media_type="application/json")
+            return Response(
+                orjson.dumps({"ready": ok, "checks": checks}),
+                status_code=200 if ok else 503,
+                media_type="application/json",
+            )
 
         @app.get("/metrics", include_in_schema=False)
         async def prometheus_metrics() -> Response:
@@ -291,17 +306,43 @@ class ServiceRuntime:
         return app
 
 
-def _route_template(app: FastAPI, request: Request) -> str:
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return getattr(route, "path", "other")
-    return "unmatched"
+class RequestContextMiddleware:
+    """Pure ASGI middleware (no per-request task group): binds the correlation id to the logs, echoes it
+    in the response, and records request counts and durations by route template."""
+
+    def __init__(self, app: ASGIApp, *, service: str, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.service = service
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-correlation-id"), None)
+        correlation_id = incoming if incoming and len(incoming) <= 64 else _new_correlation_id()
+        clear_contextvars()
+        bind_contextvars(service=self.service, correlation_id=correlation_id)
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_header(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[CORRELATION_HEADER] = correlation_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.http_requests.labels(method, route, f"{status // 100}xx").inc()
+            self.metrics.http_seconds.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _new_correlation_id() -> str:
     return str(uuid.uuid4())
-
-
-def _union(events: Sequence[type[Event]]) -> Any:
-    return Annotated[Union[tuple(events)], Field(discriminator="event_type")]  # noqa: UP007

@@ -36,5 +36,5 @@ class ServiceSettings(BaseSettings):
     kafka_linger_ms: int = 5
 
     @property
-    def schema(self) -> str:
+    def schema_name(self) -> str:
         return self.db_schema or self.service_name

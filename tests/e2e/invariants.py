@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter, defaultdict
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from subsidy_contracts.topics import ALL_TOPICS
 
 
@@ -27,6 +29,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> lis
         records: list[Any] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < end[tp] for tp in partitions])
 
@@ -53,20 +56,29 @@ def events_by_type(records: list[Any], event_type: str) -> list[dict[str, Any]]:
     return out
 
 
-async def assert_exactly_once(admin_dsn: str, bootstrap: str, sms_url: str, application_ids: list[str]) -> dict[str, Any]:
+async def assert_exactly_once(
+    admin_dsn: str, bootstrap: str, sms_url: str, application_ids: list[str]
+) -> dict[str, Any]:
     """The acceptance invariants for a set of applications; returns figures for the test's report."""
     ids = [uuid.UUID(a) for a in application_ids]
     wanted = set(application_ids)
     conn = await asyncpg.connect(admin_dsn)
     try:
         decisions = await conn.fetch(
-            "SELECT application_id, id, outcome, amount FROM eligibility.decisions WHERE application_id = ANY($1)", ids)
+            "SELECT application_id, id, outcome, amount FROM eligibility.decisions WHERE application_id = ANY($1)", ids
+        )
         instructions = await conn.fetch(
-            "SELECT decision_id, instalment_number, amount FROM payments.payment_instructions WHERE application_id = ANY($1)", ids)
+            "SELECT decision_id, instalment_number, amount FROM payments.payment_instructions WHERE application_id = ANY($1)",
+            ids,
+        )
         messages = await conn.fetch(
-            "SELECT id, application_id, template, recipient, status FROM notifications.messages WHERE application_id = ANY($1)", ids)
-        statuses = Counter(r["status"] for r in await conn.fetch(
-            "SELECT status FROM registration.applications WHERE id = ANY($1)", ids))
+            "SELECT id, application_id, template, recipient, status FROM notifications.messages WHERE application_id = ANY($1)",
+            ids,
+        )
+        statuses = Counter(
+            r["status"]
+            for r in await conn.fetch("SELECT status FROM registration.applications WHERE id = ANY($1)", ids)
+        )
     finally:
         await conn.close()
 
@@ -86,7 +98,7 @@ async def assert_exactly_once(admin_dsn: str, bootstrap: str, sms_url: str, appl
     per_decision = Counter(r["decision_id"] for r in instructions)
     assert set(per_decision) == set(eligible), "instructions do not match the approved decisions"
     assert max(per_decision.values(), default=1) == 1
-    paid = defaultdict(int)
+    paid: defaultdict[uuid.UUID, Decimal] = defaultdict(Decimal)
     for r in instructions:
         paid[r["decision_id"]] += r["amount"]
     assert all(paid[d] == amount for d, amount in eligible.items())
@@ -106,5 +118,10 @@ async def assert_exactly_once(admin_dsn: str, bootstrap: str, sms_url: str, appl
     assert all(handset[m] == 1 for m in ours)
     per_mobile_content = Counter((d["mobile"], d["content"]) for d in delivered if d["client_msg_id"] in ours)
     assert max(per_mobile_content.values()) == 1, "a handset received the same text twice"
-    return {"decisions": len(decisions), "eligible": len(eligible), "instructions": len(instructions),
-            "messages": len(messages), "statuses": dict(statuses)}
+    return {
+        "decisions": len(decisions),
+        "eligible": len(eligible),
+        "instructions": len(instructions),
+        "messages": len(messages),
+        "statuses": dict(statuses),
+    }

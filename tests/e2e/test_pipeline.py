@@ -67,7 +67,8 @@ async def test_eligibility_killed_mid_batch_then_restarted_keeps_exactly_once(pl
     conn = await asyncpg.connect(platform.admin_dsn)
     try:
         decided_while_down = await conn.fetchval(
-            "SELECT count(*) FROM eligibility.decisions WHERE application_id = ANY($1::uuid[])", ids)
+            "SELECT count(*) FROM eligibility.decisions WHERE application_id = ANY($1::uuid[])", ids
+        )
     finally:
         await conn.close()
     assert decided_while_down < len(ids), "the kill came too late to interrupt anything"
@@ -83,10 +84,19 @@ async def test_malformed_events_are_dead_lettered_with_reason_and_consumption_co
     await producer.start()
     try:
         await producer.send_and_wait("registration.applications.v1", f"not json {marker}".encode(), key=b"poison-1")
-        bad_envelope = {"event_id": str(uuid.uuid4()), "event_type": "registration.application-submitted",
-                        "schema_version": 1, "producer": marker, "payload": {"application_id": "nope"}}
-        await producer.send_and_wait("registration.applications.v1", orjson.dumps(bad_envelope), key=b"poison-2",
-                                     headers=[("event_type", b"registration.application-submitted")])
+        bad_envelope = {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "registration.application-submitted",
+            "schema_version": 1,
+            "producer": marker,
+            "payload": {"application_id": "nope"},
+        }
+        await producer.send_and_wait(
+            "registration.applications.v1",
+            orjson.dumps(bad_envelope),
+            key=b"poison-2",
+            headers=[("event_type", b"registration.application-submitted")],
+        )
     finally:
         await producer.stop()
     # The services keep consuming: a valid application submitted after the poison is decided and notified.
@@ -100,7 +110,8 @@ async def test_malformed_events_are_dead_lettered_with_reason_and_consumption_co
         kinds = {d["failure"]: d for d in ours}
         assert set(kinds) == {"undecodable", "invalid"}, (service, ours)
         assert "not valid JSON" in kinds["undecodable"]["reason"]
-        assert "payload" in kinds["invalid"]["reason"] and "occurred_at" in kinds["invalid"]["reason"]
+        assert "payload" in kinds["invalid"]["reason"]
+        assert "occurred_at" in kinds["invalid"]["reason"]
         assert kinds["invalid"]["original_topic"] == "registration.applications.v1"
         assert kinds["invalid"]["original_key"] == "poison-2"
     async with httpx.AsyncClient() as http:

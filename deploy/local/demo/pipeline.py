@@ -31,12 +31,23 @@ async def register_units(client: RegistrationClient, units: list[data.HostUnit],
 
     async def one(u: data.HostUnit) -> None:
         async with sem:
-            e = await client.register_enterprise(credit_code=u.credit_code, name=u.name, region_code=u.region_code,
-                                                 size="small", contact_name=u.contact_name, contact_mobile=u.contact_mobile)
+            e = await client.register_enterprise(
+                credit_code=u.credit_code,
+                name=u.name,
+                region_code=u.region_code,
+                size="small",
+                contact_name=u.contact_name,
+                contact_mobile=u.contact_mobile,
+            )
             u.enterprise_id = e["enterprise_id"]
-            a = await client.register_account(owner_id=u.enterprise_id, kind="enterprise_basic",
-                                              account_number=u.account_number, holder_name=u.name,
-                                              bank_code=u.bank_code, bank_name=u.bank_name)
+            a = await client.register_account(
+                owner_id=u.enterprise_id,
+                kind="enterprise_basic",
+                account_number=u.account_number,
+                holder_name=u.name,
+                bank_code=u.bank_code,
+                bank_name=u.bank_name,
+            )
             u.account_id = a["account_id"]
 
     await asyncio.gather(*(one(u) for u in units))
@@ -47,7 +58,9 @@ async def register_interns(client: RegistrationClient, interns: list[data.Intern
 
     async def one(p: data.Intern) -> None:
         async with sem:
-            out = await client.register_person(id_number=p.id_number, name=p.name, region_code=p.region_code, mobile=p.mobile)
+            out = await client.register_person(
+                id_number=p.id_number, name=p.name, region_code=p.region_code, mobile=p.mobile
+            )
             p.person_id = out["person_id"]
 
     await asyncio.gather(*(one(p) for p in interns))
@@ -70,15 +83,16 @@ async def prepare(client: RegistrationClient, n: int, seed: int) -> tuple[list[d
     """Register the people, units and accounts for n applications; returns the interns and request bodies."""
     rng = random.Random(seed)
     units = data.host_units(rng, max(1, n // 20))
-    interns = [data.intern(rng) for _ in range(n)]
+    interns = data.interns(rng, n)
     await register_units(client, units)
     await register_interns(client, interns)
     bodies = [application_body(rng, p, units[i % len(units)]) for i, p in enumerate(interns)]
     return interns, bodies
 
 
-async def submit_all(client: RegistrationClient, interns: list[data.Intern], bodies: list[dict[str, Any]],
-                     concurrency: int = 48) -> list[Submitted]:
+async def submit_all(
+    client: RegistrationClient, interns: list[data.Intern], bodies: list[dict[str, Any]], concurrency: int = 48
+) -> list[Submitted]:
     sem = asyncio.Semaphore(concurrency)
     out: list[Submitted] = []
 
@@ -101,12 +115,23 @@ async def stage_counts(admin_dsn: str, application_ids: list[str] | None = None)
         flt_app = "WHERE id = ANY($1::uuid[])" if ids is not None else ""
         args = [ids] if ids is not None else []
         apps = await conn.fetchval(f"SELECT count(*) FROM registration.applications {flt_app}", *args)
-        outcomes = {r["outcome"]: (r["n"], r["amount"]) for r in await conn.fetch(
-            f"SELECT outcome, count(*) AS n, sum(amount) AS amount FROM eligibility.decisions {flt} GROUP BY outcome", *args)}
+        outcomes = {
+            r["outcome"]: (r["n"], r["amount"])
+            for r in await conn.fetch(
+                f"SELECT outcome, count(*) AS n, sum(amount) AS amount FROM eligibility.decisions {flt} GROUP BY outcome",
+                *args,
+            )
+        }
         instructions = await conn.fetchrow(
-            f"SELECT count(*) AS n, coalesce(sum(amount), 0) AS amount FROM payments.payment_instructions {flt}", *args)
-        messages = {r["status"]: r["n"] for r in await conn.fetch(
-            f"SELECT status, count(*) AS n FROM notifications.messages {flt} GROUP BY status", *args)}
+            f"SELECT count(*) AS n, coalesce(sum(amount), 0) AS amount FROM payments.payment_instructions {flt}", *args
+        )
+        messages = {
+            r["status"]: r["n"]
+            for r in await conn.fetch(
+                f"SELECT status, count(*) AS n FROM notifications.messages {flt} GROUP BY status", *args
+            )
+        }
+        assert instructions is not None
         return {
             "applications": apps,
             "decisions": sum(n for n, _ in outcomes.values()),
@@ -122,7 +147,7 @@ async def stage_counts(admin_dsn: str, application_ids: list[str] | None = None)
 
 def complete(counts: dict[str, Any], expected_apps: int, messages_per_app: int = 2) -> bool:
     eligible = counts["decisions_by_outcome"].get("eligible", 0)
-    return (
+    return bool(
         counts["applications"] >= expected_apps
         and counts["decisions"] >= expected_apps
         and counts["payment_instructions"] >= eligible

@@ -47,14 +47,26 @@ async def main(n: int, seed: int) -> int:
     print("Demo summary")
     print("============")
     print(f"applications submitted      {counts['applications']:>8}")
-    print(f"decisions                   {counts['decisions']:>8}   " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    print(
+        f"decisions                   {counts['decisions']:>8}   "
+        + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+    )
     print(f"approved amount (yuan)      {Decimal(counts['approved_amount']):>12,.2f}")
-    print(f"payment instructions        {counts['payment_instructions']:>8}   amount {Decimal(counts['payment_instructions_amount']):,.2f} yuan")
-    print(f"messages                    {sum(counts['messages_by_status'].values()):>8}   " + ", ".join(f"{k} {v}" for k, v in counts["messages_by_status"].items()))
-    print(f"SMS gateway                 delivered {sms['delivered']}, duplicates refused {sms['duplicates']}, rejected {sms['rejected']}")
+    print(
+        f"payment instructions        {counts['payment_instructions']:>8}   amount {Decimal(counts['payment_instructions_amount']):,.2f} yuan"
+    )
+    print(
+        f"messages                    {sum(counts['messages_by_status'].values()):>8}   "
+        + ", ".join(f"{k} {v}" for k, v in counts["messages_by_status"].items())
+    )
+    print(
+        f"SMS gateway                 delivered {sms['delivered']}, duplicates refused {sms['duplicates']}, rejected {sms['rejected']}"
+    )
     print(f"pipeline complete           {'yes' if done else 'NO (timed out)'} in {elapsed:.1f} s")
     print()
-    print(f"One application: {reg_url}/v1/applications/{sample['application_id']}  (header X-Integration-Id: {client.integration_id})")
+    print(
+        f"One application: {reg_url}/v1/applications/{sample['application_id']}  (header X-Integration-Id: {client.integration_id})"
+    )
     print(f"  status {sample['status']}, timeline: " + " → ".join(e["kind"] for e in sample["timeline"]))
     print("Metrics (Prometheus text format):")
     for svc in ("registration", "eligibility", "payments", "notifications"):
@@ -68,4 +80,6 @@ if __name__ == "__main__":
     parser.add_argument("--applications", type=int, default=500)
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one each run)")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.applications, args.seed if args.seed is not None else random.randrange(10**9))))
+    raise SystemExit(
+        asyncio.run(main(args.applications, args.seed if args.seed is not None else random.randrange(10**9)))
+    )

@@ -75,8 +75,13 @@ async def send(body: SendRequest) -> Any:
         state.attempts += 1
         if m.client_msg_id in state.delivered:
             state.duplicates += 1
-            results.append({"client_msg_id": m.client_msg_id, "status": "duplicate",
-                            "gateway_msg_id": state.delivered[m.client_msg_id]["gateway_msg_id"]})
+            results.append(
+                {
+                    "client_msg_id": m.client_msg_id,
+                    "status": "duplicate",
+                    "gateway_msg_id": state.delivered[m.client_msg_id]["gateway_msg_id"],
+                }
+            )
             continue
         if not MOBILE.match(m.mobile):
             state.rejected += 1
@@ -89,8 +94,12 @@ async def send(body: SendRequest) -> Any:
         gateway_id = uuid.uuid4().hex
         segments = 1 if len(m.content) <= 70 else -(-len(m.content) // 67)
         state.delivered[m.client_msg_id] = {
-            "client_msg_id": m.client_msg_id, "mobile": m.mobile, "content": m.content, "gateway_msg_id": gateway_id,
-            "segments": segments, "received_at": time.time(),
+            "client_msg_id": m.client_msg_id,
+            "mobile": m.mobile,
+            "content": m.content,
+            "gateway_msg_id": gateway_id,
+            "segments": segments,
+            "received_at": time.time(),
         }
         results.append({"client_msg_id": m.client_msg_id, "status": "accepted", "gateway_msg_id": gateway_id})
     return {"results": results}
@@ -103,8 +112,13 @@ async def delivered(mobile: str | None = None) -> list[dict[str, Any]]:
 
 @app.get("/v1/sms/stats")
 async def stats() -> dict[str, int]:
-    return {"requests": state.requests, "attempts": state.attempts, "delivered": len(state.delivered),
-            "duplicates": state.duplicates, "rejected": state.rejected}
+    return {
+        "requests": state.requests,
+        "attempts": state.attempts,
+        "delivered": len(state.delivered),
+        "duplicates": state.duplicates,
+        "rejected": state.rejected,
+    }
 
 
 @app.post("/admin/faults")

@@ -12,7 +12,7 @@ from .domain.parameters import ParameterSet
 from .programmes import CATALOGUE
 from .settings import EligibilitySettings
 
-settings = EligibilitySettings()  # type: ignore[call-arg]  # from the environment
+settings = EligibilitySettings()  # from the environment
 runtime = ServiceRuntime(
     settings,
     migrations_package="eligibility.migrations",

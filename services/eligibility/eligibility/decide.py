@@ -32,20 +32,38 @@ def decide(catalogue: Catalogue, params: ParameterSet, event: ApplicationSubmitt
     if pack is None:
         known = catalogue.versions(app.programme_id)
         reason = ConditionResult(
-            code="PROGRAMME_IN_FORCE", passed=False,
-            values={"programme_id": app.programme_id, "date": on.isoformat(),
-                    "versions": ", ".join(f"{p.version} ({p.effective_from}–{p.effective_to or ''})" for p in known) or "none"},
-            reason_zh=f"{on.isoformat()} 没有生效的 {app.programme_id} 政策" if known else f"未知项目 {app.programme_id}",
-            reason_en=f"no version of {app.programme_id} is in force on {on.isoformat()}" if known else f"unknown programme {app.programme_id}",
+            code="PROGRAMME_IN_FORCE",
+            passed=False,
+            values={
+                "programme_id": app.programme_id,
+                "date": on.isoformat(),
+                "versions": ", ".join(f"{p.version} ({p.effective_from}–{p.effective_to or ''})" for p in known)
+                or "none",
+            },
+            reason_zh=f"{on.isoformat()} 没有生效的 {app.programme_id} 政策"
+            if known
+            else f"未知项目 {app.programme_id}",
+            reason_en=f"no version of {app.programme_id} is in force on {on.isoformat()}"
+            if known
+            else f"unknown programme {app.programme_id}",
         )
         payload = DecisionMadePayload(
-            decision_id=decision_id, application_id=app.application_id, applicant_id=app.applicant.applicant_id,
+            decision_id=decision_id,
+            application_id=app.application_id,
+            applicant_id=app.applicant.applicant_id,
             rule_pack=RulePackRef(programme_id=app.programme_id, version="-", jurisdiction="-"),
-            outcome=Outcome.INELIGIBLE, amount="0.00", conditions=[reason], legal_basis=[], evaluated_on=on, decided_at=now,
+            outcome=Outcome.INELIGIBLE,
+            amount="0.00",
+            conditions=[reason],
+            legal_basis=[],
+            evaluated_on=on,
+            decided_at=now,
         )
         return event.follow_up(DecisionMade, payload, producer=PRODUCER, occurred_at=now)
     evaluation = evaluate(pack, app, on, params)
-    return event.follow_up(DecisionMade, _payload(decision_id, event, evaluation, now), producer=PRODUCER, occurred_at=now)
+    return event.follow_up(
+        DecisionMade, _payload(decision_id, event, evaluation, now), producer=PRODUCER, occurred_at=now
+    )
 
 
 def _payload(decision_id: uuid.UUID, event: ApplicationSubmitted, ev: Evaluation, now: datetime) -> DecisionMadePayload:
@@ -55,7 +73,9 @@ def _payload(decision_id: uuid.UUID, event: ApplicationSubmitted, ev: Evaluation
         decision_id=decision_id,
         application_id=app.application_id,
         applicant_id=app.applicant.applicant_id,
-        rule_pack=RulePackRef(programme_id=ev.pack.programme_id, version=ev.pack.version, jurisdiction=ev.pack.jurisdiction),
+        rule_pack=RulePackRef(
+            programme_id=ev.pack.programme_id, version=ev.pack.version, jurisdiction=ev.pack.jurisdiction
+        ),
         outcome=ev.outcome,
         amount=ev.total,
         schedule_kind=ev.amounts.kind if eligible and ev.amounts else None,
@@ -75,7 +95,10 @@ async def on_applications_submitted(
     now = datetime.now(UTC)
     decisions = [(e, decide(catalogue, params, e, now)) for e in events]
     rows = await insert_many(
-        tx.conn, "decisions", DECISION_COLUMNS, [_row(submitted, decision, now) for submitted, decision in decisions],
+        tx.conn,
+        "decisions",
+        DECISION_COLUMNS,
+        [_row(submitted, decision, now) for submitted, decision in decisions],
         suffix="ON CONFLICT (application_id) DO NOTHING RETURNING application_id",
     )
     inserted = {r["application_id"] for r in rows}
@@ -92,19 +115,39 @@ def _released(submitted: ApplicationSubmitted, decision: DecisionMade, now: date
     p = decision.payload
     assert p.fund_code is not None
     payload = EntitlementReleasedPayload(
-        decision_id=p.decision_id, application_id=p.application_id, applicant_id=p.applicant_id,
-        programme_id=p.rule_pack.programme_id, fund_code=p.fund_code, payee=submitted.payload.payee,
-        instalments=p.instalments, released_at=now,
+        decision_id=p.decision_id,
+        application_id=p.application_id,
+        applicant_id=p.applicant_id,
+        programme_id=p.rule_pack.programme_id,
+        fund_code=p.fund_code,
+        payee=submitted.payload.payee,
+        instalments=p.instalments,
+        released_at=now,
     )
     return decision.follow_up(EntitlementReleased, payload, producer=PRODUCER, occurred_at=now)
 
 
 DECISION_COLUMNS = [
-    ("id", "uuid"), ("application_id", "uuid"), ("applicant_id", "uuid"), ("beneficiary_id", "uuid"),
-    ("programme_id", "text"), ("rule_pack_version", "text"), ("outcome", "text"), ("amount", "numeric"),
-    ("schedule_kind", "text"), ("instalments", "jsonb"), ("conditions", "jsonb"), ("legal_basis", "jsonb"),
-    ("input_snapshot", "jsonb"), ("evaluated_on", "date"), ("fund_code", "text"), ("public_notice_until", "date"),
-    ("status", "text"), ("correlation_id", "uuid"), ("decided_at", "timestamptz"), ("released_at", "timestamptz"),
+    ("id", "uuid"),
+    ("application_id", "uuid"),
+    ("applicant_id", "uuid"),
+    ("beneficiary_id", "uuid"),
+    ("programme_id", "text"),
+    ("rule_pack_version", "text"),
+    ("outcome", "text"),
+    ("amount", "numeric"),
+    ("schedule_kind", "text"),
+    ("instalments", "jsonb"),
+    ("conditions", "jsonb"),
+    ("legal_basis", "jsonb"),
+    ("input_snapshot", "jsonb"),
+    ("evaluated_on", "date"),
+    ("fund_code", "text"),
+    ("public_notice_until", "date"),
+    ("status", "text"),
+    ("correlation_id", "uuid"),
+    ("decided_at", "timestamptz"),
+    ("released_at", "timestamptz"),
 ]
 
 
@@ -113,15 +156,25 @@ def _row(submitted: ApplicationSubmitted, decision: DecisionMade, now: datetime)
     released = p.outcome is Outcome.ELIGIBLE and p.public_notice_until is None
     status = "released" if released else ("public_notice" if p.public_notice_until else "decided")
     return (
-        p.decision_id, p.application_id, p.applicant_id,
+        p.decision_id,
+        p.application_id,
+        p.applicant_id,
         submitted.payload.beneficiary.person_id if submitted.payload.beneficiary else None,
-        p.rule_pack.programme_id, p.rule_pack.version, p.outcome.value, p.amount,
+        p.rule_pack.programme_id,
+        p.rule_pack.version,
+        p.outcome.value,
+        p.amount,
         p.schedule_kind.value if p.schedule_kind else None,
         [i.model_dump(mode="json") for i in p.instalments],
         [c.model_dump(mode="json") for c in p.conditions],
         [b.model_dump(mode="json") for b in p.legal_basis],
         submitted.payload.model_dump(mode="json"),
-        p.evaluated_on, p.fund_code, p.public_notice_until, status, decision.correlation_id, p.decided_at,
+        p.evaluated_on,
+        p.fund_code,
+        p.public_notice_until,
+        status,
+        decision.correlation_id,
+        p.decided_at,
         now if released else None,
     )
 

@@ -13,7 +13,7 @@ from .dispatch import run_dispatcher
 from .gateway import HttpSmsGateway
 from .settings import NotificationsSettings
 
-settings = NotificationsSettings()  # type: ignore[call-arg]  # from the environment
+settings = NotificationsSettings()  # from the environment
 runtime = ServiceRuntime(
     settings,
     migrations_package="notifications.migrations",

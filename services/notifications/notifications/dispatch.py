@@ -33,9 +33,10 @@ async def dispatch_once(tx: Transaction, gateway: SmsGateway, batch_size: int) -
     )
     if not rows:
         return 0
-    results = {r.client_msg_id: r for r in await gateway.send_batch(
-        [SmsMessage(str(r["id"]), r["recipient"], r["content"]) for r in rows]
-    )}
+    results = {
+        r.client_msg_id: r
+        for r in await gateway.send_batch([SmsMessage(str(r["id"]), r["recipient"], r["content"]) for r in rows])
+    }
     now = datetime.now(UTC)
     sent, failed = [], []
     for r in rows:
@@ -59,11 +60,22 @@ async def dispatch_once(tx: Transaction, gateway: SmsGateway, batch_size: int) -
 
 def _sent_event(row: Any, now: datetime) -> MessageSent:
     payload = MessageSentPayload(
-        message_id=row["id"], application_id=row["application_id"], template=row["template"], channel=Channel.SMS,
-        recipient_role=ContactRole(row["recipient_role"]), recipient_masked=mask_mobile(row["recipient"]), sent_at=now,
+        message_id=row["id"],
+        application_id=row["application_id"],
+        template=row["template"],
+        channel=Channel.SMS,
+        recipient_role=ContactRole(row["recipient_role"]),
+        recipient_masked=mask_mobile(row["recipient"]),
+        sent_at=now,
     )
-    return MessageSent.create(payload, producer=PRODUCER, subject_key=row["subject_key"],
-                              correlation_id=row["correlation_id"], causation_id=row["event_id"], occurred_at=now)
+    return MessageSent.create(
+        payload,
+        producer=PRODUCER,
+        subject_key=row["subject_key"],
+        correlation_id=row["correlation_id"],
+        causation_id=row["event_id"],
+        occurred_at=now,
+    )
 
 
 async def run_dispatcher(runtime: Any, gateway: SmsGateway, batch_size: int, idle_s: float) -> None:

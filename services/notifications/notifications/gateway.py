@@ -45,7 +45,9 @@ class HttpSmsGateway:
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
 
     async def send_batch(self, messages: list[SmsMessage]) -> list[SmsResult]:
-        body = {"messages": [{"client_msg_id": m.client_msg_id, "mobile": m.mobile, "content": m.content} for m in messages]}
+        body = {
+            "messages": [{"client_msg_id": m.client_msg_id, "mobile": m.mobile, "content": m.content} for m in messages]
+        }
         try:
             response = await self._client.post("/v1/sms/send", json=body)
         except httpx.HTTPError as exc:

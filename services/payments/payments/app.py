@@ -10,7 +10,7 @@ from subsidy_runtime.service import ServiceRuntime
 from .instructions import create_instructions
 from .settings import PaymentsSettings
 
-settings = PaymentsSettings()  # type: ignore[call-arg]  # from the environment
+settings = PaymentsSettings()  # from the environment
 runtime = ServiceRuntime(
     settings,
     migrations_package="payments.migrations",

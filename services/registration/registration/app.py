@@ -13,7 +13,7 @@ from .api.routes import router
 from .settings import RegistrationSettings
 from .timeline import apply_timeline
 
-settings = RegistrationSettings()  # type: ignore[call-arg]  # from the environment
+settings = RegistrationSettings()  # from the environment
 runtime = ServiceRuntime(
     settings,
     migrations_package="registration.migrations",

@@ -7,8 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from subsidy_contracts.common import Period
+from subsidy_runtime.db import Connection
 
 from .api.schemas import ApplicationOut, ApplicationPage, TimelineEntry
 from .domain.errors import InvalidField, NotFound
@@ -17,16 +17,26 @@ from .domain.errors import InvalidField, NotFound
 def _application_out(row: Any, timeline: list[TimelineEntry]) -> ApplicationOut:
     period = Period(start=row["period_start"], end=row["period_end"]) if row["period_start"] else None
     return ApplicationOut(
-        application_id=row["id"], programme_id=row["programme_id"], status=row["status"],
-        applicant_kind=row["applicant_kind"], applicant_id=row["applicant_id"],
-        beneficiary_person_id=row["beneficiary_id"], period=period, submitted_at=row["submitted_at"],
-        updated_at=row["updated_at"], source_reference=row["source_reference"], correlation_id=row["correlation_id"],
-        decision=row["decision"], timeline=timeline,
+        application_id=row["id"],
+        programme_id=row["programme_id"],
+        status=row["status"],
+        applicant_kind=row["applicant_kind"],
+        applicant_id=row["applicant_id"],
+        beneficiary_person_id=row["beneficiary_id"],
+        period=period,
+        submitted_at=row["submitted_at"],
+        updated_at=row["updated_at"],
+        source_reference=row["source_reference"],
+        correlation_id=row["correlation_id"],
+        decision=row["decision"],
+        timeline=timeline,
     )
 
 
-async def get_application(conn: asyncpg.Connection, application_id: uuid.UUID, integration_id: str) -> ApplicationOut:
-    row = await conn.fetchrow("SELECT * FROM applications WHERE id = $1 AND integration_id = $2", application_id, integration_id)
+async def get_application(conn: Connection, application_id: uuid.UUID, integration_id: str) -> ApplicationOut:
+    row = await conn.fetchrow(
+        "SELECT * FROM applications WHERE id = $1 AND integration_id = $2", application_id, integration_id
+    )
     if row is None:
         raise NotFound("application", str(application_id))
     entries = await conn.fetch(
@@ -50,7 +60,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_applications(
-    conn: asyncpg.Connection, integration_id: str, *, limit: int, cursor: str | None, status: str | None,
+    conn: Connection,
+    integration_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
     programme_id: str | None,
 ) -> ApplicationPage:
     """Newest first, keyset-paginated (stable under concurrent inserts)."""
@@ -62,7 +77,12 @@ async def list_applications(
              AND ($4::text IS NULL OR status = $4)
              AND ($5::text IS NULL OR programme_id = $5)
            ORDER BY submitted_at DESC, id DESC LIMIT $6""",
-        integration_id, after_at, after_id, status, programme_id, limit + 1,
+        integration_id,
+        after_at,
+        after_id,
+        status,
+        programme_id,
+        limit + 1,
     )
     items = [_application_out(r, []) for r in rows[:limit]]
     next_cursor = _encode_cursor(rows[limit - 1]["submitted_at"], rows[limit - 1]["id"]) if len(rows) > limit else None

@@ -17,8 +17,17 @@ from subsidy_runtime.outbox import Transaction
 
 # Later stages outrank earlier ones; "withdrawn" is final.
 STATUS_ORDER = [
-    "submitted", "under_review", "public_notice", "approved", "rejected", "released", "payment_scheduled",
-    "payment_sent", "paid", "payment_failed", "withdrawn",
+    "submitted",
+    "under_review",
+    "public_notice",
+    "approved",
+    "rejected",
+    "released",
+    "payment_scheduled",
+    "payment_sent",
+    "paid",
+    "payment_failed",
+    "withdrawn",
 ]
 
 
@@ -32,17 +41,28 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
             Outcome.NEEDS_REVIEW: "under_review",
         }[p.outcome]
         failed = [c.reason_zh for c in p.conditions if not c.passed]
-        summary = f"审核结果：{p.outcome.value}，金额 {p.amount} 元" + (f"；原因：{'；'.join(failed)}" if failed else "")
-        detail = {"decision_id": str(p.decision_id), "outcome": p.outcome.value, "amount": str(p.amount),
-                  "rule_pack": p.rule_pack.model_dump(mode="json")}
+        summary = f"审核结果：{p.outcome.value}，金额 {p.amount} 元" + (
+            f"；原因：{'；'.join(failed)}" if failed else ""
+        )
+        detail = {
+            "decision_id": str(p.decision_id),
+            "outcome": p.outcome.value,
+            "amount": str(p.amount),
+            "rule_pack": p.rule_pack.model_dump(mode="json"),
+        }
         return p.application_id, "decision", summary, status, detail
     if isinstance(event, EntitlementReleased):
         total = sum(i.amount for i in p.instalments)
         return p.application_id, "released", f"已核准拨付 {total} 元 / released for payment", "released", {}
     if isinstance(event, PaymentInstructionCreated):
         detail = {"end_to_end_id": p.end_to_end_id, "amount": str(p.amount), "status": p.status.value}
-        return (p.application_id, "payment", f"支付指令已生成：{p.amount} 元 → {p.payee_account_masked}",
-                "payment_scheduled", detail)
+        return (
+            p.application_id,
+            "payment",
+            f"支付指令已生成：{p.amount} 元 → {p.payee_account_masked}",
+            "payment_scheduled",
+            detail,
+        )
     if isinstance(event, MessageSent):
         if p.application_id is None:
             return None
@@ -54,7 +74,8 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
 async def apply_timeline(tx: Transaction, events: list[Event]) -> None:
     # Sorted by application so concurrent batches lock rows in the same order (no deadlocks).
     entries = sorted(
-        ((e, t) for e in events if (t := timeline_entry(e)) is not None), key=lambda et: (str(et[1][0]), et[0].occurred_at)
+        ((e, t) for e in events if (t := timeline_entry(e)) is not None),
+        key=lambda et: (str(et[1][0]), et[0].occurred_at),
     )
     if not entries:
         return
@@ -64,7 +85,9 @@ async def apply_timeline(tx: Transaction, events: list[Event]) -> None:
            ON CONFLICT (event_id) DO NOTHING""",
         [(t[0], e.event_id, t[1], e.occurred_at, t[2], t[4]) for e, t in entries],
     )
-    updates = [(t[0], t[3], e.occurred_at, t[4] if t[1] == "decision" else None) for e, t in entries if t[3] is not None]
+    updates = [
+        (t[0], t[3], e.occurred_at, t[4] if t[1] == "decision" else None) for e, t in entries if t[3] is not None
+    ]
     if updates:
         await tx.conn.executemany(
             """UPDATE applications SET

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from subsidy_contracts.common import (
     AccountKind,
     Applicant,
@@ -65,15 +66,25 @@ async def register_person(tx: Transaction, body: PersonIn, integration_id: str) 
                                 guardian_name, guardian_mobile, created_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (id_number) DO NOTHING RETURNING id""",
-        uuid.uuid4(), resident.number, body.name, resident.birth_date, resident.sex, body.region_code,
-        body.mobile, body.email, body.guardian_name, body.guardian_mobile, integration_id,
+        uuid.uuid4(),
+        resident.number,
+        body.name,
+        resident.birth_date,
+        resident.sex,
+        body.region_code,
+        body.mobile,
+        body.email,
+        body.guardian_name,
+        body.guardian_mobile,
+        integration_id,
     )
     created = row is not None
     existing = await tx.conn.fetchrow("SELECT * FROM persons WHERE id_number = $1", resident.number)
     assert existing is not None
     if not created and existing["name"] != body.name:
         raise Conflict(
-            "该居民身份号码已登记，姓名不一致", "this resident ID is registered under another name",
+            "该居民身份号码已登记，姓名不一致",
+            "this resident ID is registered under another name",
             existing=f"/v1/persons/{existing['id']}",
         )
     return _person_out(existing, created)
@@ -81,9 +92,14 @@ async def register_person(tx: Transaction, body: PersonIn, integration_id: str) 
 
 def _person_out(row: Any, created: bool) -> PersonOut:
     return PersonOut(
-        person_id=row["id"], id_number_masked=_mask_id(row["id_number"]), name=row["name"],
-        birth_date=row["birth_date"], sex=row["sex"], region_code=row["region_code"],
-        mobile_masked=mask_mobile(row["mobile"]) if row["mobile"] else None, created=created,
+        person_id=row["id"],
+        id_number_masked=_mask_id(row["id_number"]),
+        name=row["name"],
+        birth_date=row["birth_date"],
+        sex=row["sex"],
+        region_code=row["region_code"],
+        mobile_masked=mask_mobile(row["mobile"]) if row["mobile"] else None,
+        created=created,
     )
 
 
@@ -104,19 +120,31 @@ async def register_enterprise(tx: Transaction, body: EnterpriseIn, integration_i
                                     contact_email, created_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (credit_code) DO NOTHING RETURNING id""",
-        uuid.uuid4(), code, body.name, body.region_code, body.size.value, body.contact_name, body.contact_mobile,
-        body.contact_email, integration_id,
+        uuid.uuid4(),
+        code,
+        body.name,
+        body.region_code,
+        body.size.value,
+        body.contact_name,
+        body.contact_mobile,
+        body.contact_email,
+        integration_id,
     )
     existing = await tx.conn.fetchrow("SELECT * FROM enterprises WHERE credit_code = $1", code)
     assert existing is not None
     if row is None and existing["name"] != body.name:
         raise Conflict(
-            "该统一社会信用代码已登记，名称不一致", "this credit code is registered under another name",
+            "该统一社会信用代码已登记，名称不一致",
+            "this credit code is registered under another name",
             existing=f"/v1/enterprises/{existing['id']}",
         )
     return EnterpriseOut(
-        enterprise_id=existing["id"], credit_code=existing["credit_code"], name=existing["name"],
-        region_code=existing["region_code"], size=existing["size"], created=row is not None,
+        enterprise_id=existing["id"],
+        credit_code=existing["credit_code"],
+        name=existing["name"],
+        region_code=existing["region_code"],
+        size=existing["size"],
+        created=row is not None,
     )
 
 
@@ -127,40 +155,72 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, integrat
         number = identity.check_card_number(body.account_number)
         owner = await tx.conn.fetchrow("SELECT name FROM persons WHERE id = $1", body.owner_id)
         if owner is None:
-            raise InvalidField("owner_id", "社保卡账户的持有人必须是已登记的个人", "a social-security-card account belongs to a registered person")
+            raise InvalidField(
+                "owner_id",
+                "社保卡账户的持有人必须是已登记的个人",
+                "a social-security-card account belongs to a registered person",
+            )
     else:
         number = identity.check_enterprise_account(body.account_number)
         owner = await tx.conn.fetchrow("SELECT name FROM enterprises WHERE id = $1", body.owner_id)
         if owner is None:
-            raise InvalidField("owner_id", "对公基本账户的持有人必须是已登记的单位", "an enterprise basic account belongs to a registered enterprise")
+            raise InvalidField(
+                "owner_id",
+                "对公基本账户的持有人必须是已登记的单位",
+                "an enterprise basic account belongs to a registered enterprise",
+            )
     if owner["name"] != body.holder_name:
-        raise InvalidField("holder_name", "户名与登记的姓名或单位名称不一致", "holder name differs from the registered owner's name")
+        raise InvalidField(
+            "holder_name", "户名与登记的姓名或单位名称不一致", "holder name differs from the registered owner's name"
+        )
     row = await tx.conn.fetchrow(
         """INSERT INTO payee_accounts (id, owner_id, kind, account_number, holder_name, bank_code, bank_name, created_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (owner_id, kind, account_number) DO NOTHING RETURNING id""",
-        uuid.uuid4(), body.owner_id, body.kind.value, number, body.holder_name, body.bank_code, body.bank_name,
+        uuid.uuid4(),
+        body.owner_id,
+        body.kind.value,
+        number,
+        body.holder_name,
+        body.bank_code,
+        body.bank_name,
         integration_id,
     )
     existing = await tx.conn.fetchrow(
         "SELECT * FROM payee_accounts WHERE owner_id = $1 AND kind = $2 AND account_number = $3",
-        body.owner_id, body.kind.value, number,
+        body.owner_id,
+        body.kind.value,
+        number,
     )
     assert existing is not None
     return PayeeAccountOut(
-        account_id=existing["id"], owner_id=existing["owner_id"], kind=existing["kind"],
-        account_number_masked=mask_account(existing["account_number"]), holder_name=existing["holder_name"],
-        bank_code=existing["bank_code"], bank_name=existing["bank_name"], created=row is not None,
+        account_id=existing["id"],
+        owner_id=existing["owner_id"],
+        kind=existing["kind"],
+        account_number_masked=mask_account(existing["account_number"]),
+        holder_name=existing["holder_name"],
+        bank_code=existing["bank_code"],
+        bank_name=existing["bank_name"],
+        created=row is not None,
     )
 
 
 # -------------------------------------------------------------------------------------------------- facts
-async def record_facts(tx: Transaction, subject_id: uuid.UUID, facts: list[Fact], integration_id: str,
-                       allowed_subjects: set[uuid.UUID] | None = None) -> int:
+async def record_facts(
+    tx: Transaction,
+    subject_id: uuid.UUID,
+    facts: list[Fact],
+    integration_id: str,
+    allowed_subjects: set[uuid.UUID] | None = None,
+) -> int:
     allowed = allowed_subjects or {subject_id}
     for i, fact in enumerate(facts):
         if fact.subject_id not in allowed:
-            raise InvalidField(f"facts.{i}.subject_id", "事实的主体必须是申请人或受益人", "a fact's subject must be the applicant or the beneficiary")
+            raise InvalidField(
+                f"facts.{i}.subject_id",
+                "事实的主体必须是申请人或受益人",
+                "a fact's subject must be the applicant or the beneficiary",
+            )
     await tx.conn.executemany(
         "INSERT INTO facts (id, subject_id, kind, payload, recorded_by) VALUES ($1, $2, $3, $4, $5)",
         [(uuid.uuid4(), f.subject_id, f.kind, f.model_dump(mode="json"), integration_id) for f in facts],
@@ -173,18 +233,22 @@ def request_hash(body: ApplicationIn) -> str:
     return hashlib.sha256(orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-async def find_by_idempotency(tx: Transaction, integration_id: str, key: str | None, source_reference: str | None) -> Any:
+async def find_by_idempotency(
+    tx: Transaction, integration_id: str, key: str | None, source_reference: str | None
+) -> Any:
     if key is not None:
         row = await tx.conn.fetchrow(
             "SELECT id, request_hash FROM applications WHERE integration_id = $1 AND idempotency_key = $2",
-            integration_id, key,
+            integration_id,
+            key,
         )
         if row is not None:
             return row
     if source_reference is not None:
         return await tx.conn.fetchrow(
             "SELECT id, request_hash FROM applications WHERE integration_id = $1 AND source_reference = $2",
-            integration_id, source_reference,
+            integration_id,
+            source_reference,
         )
     return None
 
@@ -204,7 +268,8 @@ async def submit_application(
     if previous is not None:
         if previous["request_hash"] != digest:
             raise Conflict(
-                "幂等键或来源单号已用于另一笔不同的申请", "the idempotency key or source reference was used for a different request",
+                "幂等键或来源单号已用于另一笔不同的申请",
+                "the idempotency key or source reference was used for a different request",
                 existing=f"/v1/applications/{previous['id']}",
             )
         return previous["id"], False
@@ -224,7 +289,11 @@ async def submit_application(
             raise InvalidField("beneficiary_person_id", "受益人未登记", "the beneficiary is not registered")
     account = await conn.fetchrow("SELECT * FROM payee_accounts WHERE id = $1", body.payee_account_id)
     if account is None or account["owner_id"] != body.applicant.id:
-        raise InvalidField("payee_account_id", "收款账户不存在或不属于申请人", "the payee account does not exist or is not the applicant's")
+        raise InvalidField(
+            "payee_account_id",
+            "收款账户不存在或不属于申请人",
+            "the payee account does not exist or is not the applicant's",
+        )
     if body.period is not None and body.period.end < body.period.start:
         raise InvalidField("period.end", "结束日期早于开始日期", "period ends before it starts")
     jurisdiction = body.jurisdiction or applicant_row["region_code"]
@@ -232,8 +301,14 @@ async def submit_application(
     contacts = _contacts(body, applicant_row, beneficiary_row)
     subjects = {body.applicant.id} | ({body.beneficiary_person_id} if body.beneficiary_person_id else set())
     dedup_key = "|".join(
-        str(x) for x in (body.programme_id, body.applicant.id, body.beneficiary_person_id or "-",
-                         body.period.start if body.period else "-", body.period.end if body.period else "-")
+        str(x)
+        for x in (
+            body.programme_id,
+            body.applicant.id,
+            body.beneficiary_person_id or "-",
+            body.period.start if body.period else "-",
+            body.period.end if body.period else "-",
+        )
     )
     existing = await conn.fetchval(
         "SELECT id FROM applications WHERE dedup_key = $1 AND status <> 'withdrawn'", dedup_key
@@ -247,7 +322,9 @@ async def submit_application(
         if body.proxy.mobile is not None:
             identity.check_mobile(body.proxy.mobile, "proxy.mobile")
         proxy = Proxy(
-            name=body.proxy.name, id_number_masked=proxy_id.masked, relationship=body.proxy.relationship,
+            name=body.proxy.name,
+            id_number_masked=proxy_id.masked,
+            relationship=body.proxy.relationship,
             authorisation_reference=body.proxy.authorisation_reference,
         )
     await conn.execute(
@@ -256,11 +333,25 @@ async def submit_application(
                                      idempotency_key, request_hash, commitment, proxy, contacts, status, dedup_key,
                                      correlation_id, submitted_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'submitted', $17, $18, $19)""",
-        application_id, body.programme_id, body.applicant.kind.value, body.applicant.id, body.beneficiary_person_id,
-        body.period.start if body.period else None, body.period.end if body.period else None, body.payee_account_id,
-        jurisdiction, integration_id, body.source_reference, idempotency_key, digest, body.commitment,
-        proxy.model_dump(mode="json") if proxy else None, [c.model_dump(mode="json") for c in contacts],
-        dedup_key, correlation_id, now,
+        application_id,
+        body.programme_id,
+        body.applicant.kind.value,
+        body.applicant.id,
+        body.beneficiary_person_id,
+        body.period.start if body.period else None,
+        body.period.end if body.period else None,
+        body.payee_account_id,
+        jurisdiction,
+        integration_id,
+        body.source_reference,
+        idempotency_key,
+        digest,
+        body.commitment,
+        proxy.model_dump(mode="json") if proxy else None,
+        [c.model_dump(mode="json") for c in contacts],
+        dedup_key,
+        correlation_id,
+        now,
     )
     if body.facts:
         await record_facts(tx, body.applicant.id, body.facts, integration_id, allowed_subjects=subjects)
@@ -275,8 +366,12 @@ async def submit_application(
         period=body.period,
         facts=[r["payload"] for r in fact_rows],
         payee=PayeeAccount(
-            account_id=account["id"], kind=account["kind"], holder_name=account["holder_name"],
-            account_number=account["account_number"], bank_code=account["bank_code"], bank_name=account["bank_name"],
+            account_id=account["id"],
+            kind=account["kind"],
+            holder_name=account["holder_name"],
+            account_number=account["account_number"],
+            bank_code=account["bank_code"],
+            bank_name=account["bank_name"],
         ),
         contacts=contacts,
         proxy=proxy,
@@ -287,22 +382,31 @@ async def submit_application(
         submitted_at=now,
     )
     event = ApplicationSubmitted.create(
-        payload, producer=PRODUCER, subject_key=str(body.applicant.id), correlation_id=correlation_id,
+        payload,
+        producer=PRODUCER,
+        subject_key=str(body.applicant.id),
+        correlation_id=correlation_id,
         occurred_at=now,
     )
     tx.publish(event)
     await conn.execute(
         """INSERT INTO application_timeline (application_id, event_id, kind, at, summary)
            VALUES ($1, $2, 'submitted', $3, '申请已提交 / application submitted')""",
-        application_id, event.event_id, now,
+        application_id,
+        event.event_id,
+        now,
     )
     return application_id, True
 
 
 def _person_snapshot(row: Any) -> PersonSnapshot:
     return PersonSnapshot(
-        person_id=row["id"], name=row["name"], id_number_masked=_mask_id(row["id_number"]),
-        birth_date=row["birth_date"], sex=row["sex"], region_code=row["region_code"],
+        person_id=row["id"],
+        name=row["name"],
+        id_number_masked=_mask_id(row["id_number"]),
+        birth_date=row["birth_date"],
+        sex=row["sex"],
+        region_code=row["region_code"],
     )
 
 
@@ -312,8 +416,11 @@ def _applicant(kind: ApplicantKind, row: Any) -> Applicant:
     return Applicant(
         kind=kind,
         enterprise=EnterpriseSnapshot(
-            enterprise_id=row["id"], name=row["name"], credit_code=row["credit_code"],
-            region_code=row["region_code"], size=row["size"],
+            enterprise_id=row["id"],
+            name=row["name"],
+            credit_code=row["credit_code"],
+            region_code=row["region_code"],
+            size=row["size"],
         ),
     )
 
@@ -322,16 +429,45 @@ def _contacts(body: ApplicationIn, applicant: Any, beneficiary: Any) -> list[Con
     """Everyone to notify: the applicant (or enterprise contact), the beneficiary, guardians, the proxy."""
     out: list[Contact] = []
     if body.applicant.kind is ApplicantKind.PERSON:
-        out.append(Contact(role=ContactRole.APPLICANT, name=applicant["name"], mobile=applicant["mobile"], email=applicant["email"]))
+        out.append(
+            Contact(
+                role=ContactRole.APPLICANT, name=applicant["name"], mobile=applicant["mobile"], email=applicant["email"]
+            )
+        )
         if applicant["guardian_mobile"]:
-            out.append(Contact(role=ContactRole.GUARDIAN, name=applicant["guardian_name"] or "监护人", mobile=applicant["guardian_mobile"]))
+            out.append(
+                Contact(
+                    role=ContactRole.GUARDIAN,
+                    name=applicant["guardian_name"] or "监护人",
+                    mobile=applicant["guardian_mobile"],
+                )
+            )
     else:
-        out.append(Contact(role=ContactRole.ENTERPRISE_CONTACT, name=applicant["contact_name"],
-                           mobile=applicant["contact_mobile"], email=applicant["contact_email"]))
+        out.append(
+            Contact(
+                role=ContactRole.ENTERPRISE_CONTACT,
+                name=applicant["contact_name"],
+                mobile=applicant["contact_mobile"],
+                email=applicant["contact_email"],
+            )
+        )
     if beneficiary is not None:
-        out.append(Contact(role=ContactRole.BENEFICIARY, name=beneficiary["name"], mobile=beneficiary["mobile"], email=beneficiary["email"]))
+        out.append(
+            Contact(
+                role=ContactRole.BENEFICIARY,
+                name=beneficiary["name"],
+                mobile=beneficiary["mobile"],
+                email=beneficiary["email"],
+            )
+        )
         if beneficiary["guardian_mobile"]:
-            out.append(Contact(role=ContactRole.GUARDIAN, name=beneficiary["guardian_name"] or "监护人", mobile=beneficiary["guardian_mobile"]))
+            out.append(
+                Contact(
+                    role=ContactRole.GUARDIAN,
+                    name=beneficiary["guardian_name"] or "监护人",
+                    mobile=beneficiary["guardian_mobile"],
+                )
+            )
     if body.proxy is not None and body.proxy.mobile:
         out.append(Contact(role=ContactRole.PROXY, name=body.proxy.name, mobile=body.proxy.mobile))
     for i, c in enumerate(body.contacts):
@@ -354,14 +490,23 @@ async def withdraw_application(
     if row["status"] not in ("submitted", "under_review", "public_notice"):
         raise Conflict("申请已作出决定，不能撤回", f"an application in status {row['status']} cannot be withdrawn")
     now = datetime.now(UTC)
-    await tx.conn.execute("UPDATE applications SET status = 'withdrawn', updated_at = $2 WHERE id = $1", application_id, now)
+    await tx.conn.execute(
+        "UPDATE applications SET status = 'withdrawn', updated_at = $2 WHERE id = $1", application_id, now
+    )
     event = ApplicationWithdrawn.create(
-        ApplicationWithdrawnPayload(application_id=application_id, programme_id=row["programme_id"], reason=reason, withdrawn_at=now),
-        producer=PRODUCER, subject_key=str(row["applicant_id"]), correlation_id=row["correlation_id"], causation_id=correlation_id,
+        ApplicationWithdrawnPayload(
+            application_id=application_id, programme_id=row["programme_id"], reason=reason, withdrawn_at=now
+        ),
+        producer=PRODUCER,
+        subject_key=str(row["applicant_id"]),
+        correlation_id=row["correlation_id"],
+        causation_id=correlation_id,
     )
     tx.publish(event)
     await tx.conn.execute(
         "INSERT INTO application_timeline (application_id, event_id, kind, at, summary) VALUES ($1, $2, 'withdrawn', $3, $4)",
-        application_id, event.event_id, now, f"申请已撤回 / withdrawn: {reason}",
+        application_id,
+        event.event_id,
+        now,
+        f"申请已撤回 / withdrawn: {reason}",
     )
-

@@ -8,6 +8,7 @@ not quietly use 2022 figures (openfisca-core#629).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -77,7 +78,7 @@ def _parse_parameter(doc: dict[str, Any]) -> Parameter:
             for p in entry["periods"]
         )
         ordered = sorted(periods, key=lambda p: p.start)
-        for a, b in zip(ordered, ordered[1:], strict=False):
+        for a, b in itertools.pairwise(ordered):
             if a.end is None or a.end >= b.start:
                 raise ParameterError(f"{doc['name']}: overlapping periods for regions {entry['regions']}")
         for region in entry["regions"]:

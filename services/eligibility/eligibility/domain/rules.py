@@ -42,7 +42,7 @@ class Case:
         return self.application.facts
 
     def facts_of(self, kind: type[F], subject: uuid.UUID | None = None) -> list[F]:
-        return [f for f in self.facts if isinstance(f, kind) and (subject is None or f.subject_id == subject)]  # type: ignore[attr-defined]
+        return [f for f in self.facts if isinstance(f, kind) and (subject is None or f.subject_id == subject)]
 
     def one(self, kind: type[F], subject: uuid.UUID | None = None) -> F | None:
         found = self.facts_of(kind, subject)
@@ -92,8 +92,14 @@ class Explanation:
     def review(self, code: str, zh: str, en: str, *, values: dict[str, Any] | None = None) -> None:
         """Record that a caseworker must decide, and stop."""
         self.conditions.append(
-            ConditionResult(code=code, passed=False, values={k: _text(v) for k, v in (values or {}).items()},
-                            reason_zh=zh, reason_en=en, legal_basis=None)
+            ConditionResult(
+                code=code,
+                passed=False,
+                values={k: _text(v) for k, v in (values or {}).items()},
+                reason_zh=zh,
+                reason_en=en,
+                legal_basis=None,
+            )
         )
         self.review_reasons.append(code)
         raise NeedsReview(code)
@@ -184,20 +190,24 @@ def evaluate(pack: RulePack, application: ApplicationSubmittedPayload, on: date,
     """Apply one rule pack to one application, recording why."""
     explanation = Explanation(pack)
     case = Case(application, on)
+    kind = application.applicant.kind.value
+    accepted = "/".join(k.value for k in pack.applicant_kinds)
+    region = application.jurisdiction
+    covered = pack.applies_to_region(region)
     try:
         explanation.check(
             "APPLICANT_KIND",
             application.applicant.kind in pack.applicant_kinds,
-            f"申请人类型为{application.applicant.kind.value}，本项目受理{'/'.join(k.value for k in pack.applicant_kinds)}",
-            f"applicant is a {application.applicant.kind.value}; the programme accepts {'/'.join(k.value for k in pack.applicant_kinds)}",
-            values={"applicant_kind": application.applicant.kind.value},
+            f"申请人类型为{kind}，本项目受理{accepted}",
+            f"applicant is a {kind}; the programme accepts {accepted}",
+            values={"applicant_kind": kind},
         )
         explanation.check(
             "JURISDICTION",
-            pack.applies_to_region(application.jurisdiction),
-            f"经办地区 {application.jurisdiction} {'属于' if pack.applies_to_region(application.jurisdiction) else '不属于'}本政策适用范围（{pack.jurisdiction}）",
-            f"handling region {application.jurisdiction} {'is' if pack.applies_to_region(application.jurisdiction) else 'is not'} covered by this policy ({pack.jurisdiction})",
-            values={"jurisdiction": application.jurisdiction, "policy_jurisdiction": pack.jurisdiction},
+            covered,
+            f"经办地区 {region} {'属于' if covered else '不属于'}本政策适用范围（{pack.jurisdiction}）",
+            f"handling region {region} {'is' if covered else 'is not'} covered by this policy ({pack.jurisdiction})",
+            values={"jurisdiction": region, "policy_jurisdiction": pack.jurisdiction},
         )
         amounts = pack.rules(case, params, explanation)
     except Ineligible:
@@ -218,7 +228,9 @@ class Catalogue:
         for p in packs:
             versions = self._packs.setdefault(p.programme_id, [])
             for other in versions:
-                overlap = p.effective_from <= (other.effective_to or date.max) and other.effective_from <= (p.effective_to or date.max)
+                overlap = p.effective_from <= (other.effective_to or date.max) and other.effective_from <= (
+                    p.effective_to or date.max
+                )
                 if overlap:
                     raise ValueError(f"{p.programme_id}: versions {p.version} and {other.version} overlap")
             versions.append(p)

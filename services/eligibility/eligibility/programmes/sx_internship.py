@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import chinese_calendar
+
 from subsidy_contracts.common import ApplicantKind, LegalBasis
 from subsidy_contracts.eligibility import Instalment, ScheduleKind
 from subsidy_contracts.facts import Graduation, InternshipCohort, InternshipRecord, UnemploymentRegistration
@@ -71,8 +72,13 @@ def subsidy_rate(retention: Decimal | None) -> Decimal:
 
 def _target_group(case: Case, x: Explanation, record: InternshipRecord) -> None:
     intern = case.application.beneficiary
-    x.check("INTERN_REGISTERED", intern is not None, "申请须指明见习人员", "the application must name the intern",
-            basis=BASIS_PARTICIPANTS)
+    x.check(
+        "INTERN_REGISTERED",
+        intern is not None,
+        "申请须指明见习人员",
+        "the application must name the intern",
+        basis=BASIS_PARTICIPANTS,
+    )
     assert intern is not None
     start = record.agreement_start
     age = _age_on(intern.birth_date, start)
@@ -91,8 +97,12 @@ def _target_group(case: Case, x: Explanation, record: InternshipRecord) -> None:
         + f"，见习开始时{age}岁，{'已' if unemployed else '未'}办理失业登记",
         "the intern must have left school within 2 years (university, vocational or returned from abroad) "
         "or be unemployed and aged 16-24",
-        values={"age_at_start": age, "graduated_on": grad.graduated_on if grad else "none",
-                "unemployment_registered": unemployed, "agreement_start": start},
+        values={
+            "age_at_start": age,
+            "graduated_on": grad.graduated_on if grad else "none",
+            "unemployment_registered": unemployed,
+            "agreement_start": start,
+        },
         basis=BASIS_PARTICIPANTS,
     )
 
@@ -116,26 +126,45 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
     app = case.application
     intern = app.beneficiary
     record = case.one(InternshipRecord, intern.person_id if intern else None)
-    x.check("INTERNSHIP_RECORD", record is not None, "缺少见习记录", "no internship record was supplied",
-            basis=BASIS_SUBSIDY)
+    x.check(
+        "INTERNSHIP_RECORD",
+        record is not None,
+        "缺少见习记录",
+        "no internship record was supplied",
+        basis=BASIS_SUBSIDY,
+    )
     assert record is not None
     host = app.applicant.enterprise
     x.check(
         "HOST_IS_APPLICANT",
         host is not None and record.host_enterprise_id == host.enterprise_id,
-        "见习记录中的见习单位须为申请单位", "the internship's host unit must be the applicant",
-        values={"host_enterprise_id": record.host_enterprise_id}, basis=BASIS_SUBSIDY,
+        "见习记录中的见习单位须为申请单位",
+        "the internship's host unit must be the applicant",
+        values={"host_enterprise_id": record.host_enterprise_id},
+        basis=BASIS_SUBSIDY,
     )
     assert host is not None
-    x.check("HOST_IN_SHANXI", host.region_code.startswith("14"), "见习单位须在山西省内登记注册",
-            "the host unit must be registered in Shanxi", values={"region_code": host.region_code}, basis=BASIS_SUBSIDY)
+    x.check(
+        "HOST_IN_SHANXI",
+        host.region_code.startswith("14"),
+        "见习单位须在山西省内登记注册",
+        "the host unit must be registered in Shanxi",
+        values={"region_code": host.region_code},
+        basis=BASIS_SUBSIDY,
+    )
     _target_group(case, x, record)
-    x.check("ACCIDENT_INSURANCE", record.accident_insurance, "见习单位须为见习人员购买人身意外伤害保险",
-            "the unit must insure the intern against accidents", values={"insured": record.accident_insurance},
-            basis=BASIS_ALLOWANCE)
+    x.check(
+        "ACCIDENT_INSURANCE",
+        record.accident_insurance,
+        "见习单位须为见习人员购买人身意外伤害保险",
+        "the unit must insure the intern against accidents",
+        values={"insured": record.accident_insurance},
+        basis=BASIS_ALLOWANCE,
+    )
     absent_ok = record.absence_longest_run_days < 5 and record.absence_total_days < 10
     x.check(
-        "ABSENCE_LIMIT", absent_ok,
+        "ABSENCE_LIMIT",
+        absent_ok,
         f"无故缺勤连续{record.absence_longest_run_days}天、累计{record.absence_total_days}天"
         + ("" if absent_ok else "，达到连续5天或累计10天，不予发放生活费，单位不得享受该见习人员补贴"),
         "unexcused absence of 5 consecutive or 10 total days voids the living allowance, and with it the subsidy",
@@ -146,10 +175,12 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
     retention = retention_rate(cohort)
     rate = subsidy_rate(retention)
     x.check(
-        "SUBSIDY_RATE", True,
+        "SUBSIDY_RATE",
+        True,
         f"留用率{'未报' if retention is None else f'{retention:.0%}'}，补贴标准为当地最低工资的{rate:.0%}",
         f"retention {'not reported' if retention is None else f'{retention:.0%}'}: {rate:.0%} of the minimum wage per month",
-        values={"retention": retention if retention is not None else "none", "rate": rate}, basis=BASIS_SUBSIDY,
+        values={"retention": retention if retention is not None else "none", "rate": rate},
+        basis=BASIS_SUBSIDY,
     )
     region = host.region_code
     instalment_amount = Decimal("0.00")
@@ -163,45 +194,75 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
             month.allowance_paid >= minimum,
             f"{first:%Y年%m月}单位发放生活补助{month.allowance_paid}元，当地最低工资{minimum}元",
             f"{first:%Y-%m}: allowance {month.allowance_paid} paid, minimum wage {minimum}",
-            values={"allowance_paid": month.allowance_paid, "minimum_wage": minimum}, basis=BASIS_ALLOWANCE,
+            values={"allowance_paid": month.allowance_paid, "minimum_wage": minimum},
+            basis=BASIS_ALLOWANCE,
         )
         x.check(
-            f"MONTH_COUNTED_{first:%Y_%m}", counts,
+            f"MONTH_COUNTED_{first:%Y_%m}",
+            counts,
             f"{first:%Y年%m月}见习{month.working_days}个工作日（当月工作日{working}天）"
             + ("，计1个月" if counts else "，未满15个工作日，不计"),
             f"{first:%Y-%m}: {month.working_days} working days attended of {working}"
             + (": counts as a month" if counts else ": under 15 working days, not counted"),
-            values={"working_days": month.working_days, "month_working_days": working}, basis=BASIS_ALLOWANCE,
+            values={"working_days": month.working_days, "month_working_days": working},
+            basis=BASIS_ALLOWANCE,
             stop=False,
         )
         if counts:
             counted += 1
             instalment_amount += yuan(minimum * rate)
-    x.check("MONTHS_COUNTED", counted > 0, f"计补贴月数{counted}", f"{counted} subsidised months",
-            values={"months": counted}, basis=BASIS_SUBSIDY)
+    x.check(
+        "MONTHS_COUNTED",
+        counted > 0,
+        f"计补贴月数{counted}",
+        f"{counted} subsidised months",
+        values={"months": counted},
+        basis=BASIS_SUBSIDY,
+    )
     signed = record.labour_contract_signed_on
     if signed is not None and signed < record.agreement_end:
         remaining = (record.agreement_end.year - signed.year) * 12 + record.agreement_end.month - signed.month
         months = min(EARLY_CONTRACT_MONTHS, max(0, remaining))
         in_time = signed <= EARLY_CONTRACT_UNTIL
-        minimum = x.parameter(params, "minimum_wage_monthly", signed.replace(day=1), region) if months and in_time else Decimal(0)
+        minimum = (
+            x.parameter(params, "minimum_wage_monthly", signed.replace(day=1), region)
+            if months and in_time
+            else Decimal(0)
+        )
         extra = yuan(minimum * rate * months) if in_time else Decimal("0.00")
         x.check(
-            "EARLY_CONTRACT", True,
+            "EARLY_CONTRACT",
+            True,
             f"见习期未满于{signed.isoformat()}签订劳动合同，剩余期限补贴{months if in_time else 0}个月，计{extra}元"
             + ("" if in_time else "（该政策执行至2022年底，已过期）"),
             f"labour contract signed {signed.isoformat()} before the agreement ended: {months if in_time else 0} "
             f"remaining month(s), {extra}",
-            values={"signed_on": signed, "remaining_months": months, "amount": extra}, basis=BASIS_SUBSIDY,
+            values={"signed_on": signed, "remaining_months": months, "amount": extra},
+            basis=BASIS_SUBSIDY,
         )
         instalment_amount += extra
-    x.check("PREMIUM_SUBSIDY", True, f"人身意外伤害保险保费补贴{PREMIUM_SUBSIDY}元",
-            f"accident-insurance premium subsidy {PREMIUM_SUBSIDY}", values={"amount": PREMIUM_SUBSIDY},
-            basis=BASIS_SUBSIDY)
+    x.check(
+        "PREMIUM_SUBSIDY",
+        True,
+        f"人身意外伤害保险保费补贴{PREMIUM_SUBSIDY}元",
+        f"accident-insurance premium subsidy {PREMIUM_SUBSIDY}",
+        values={"amount": PREMIUM_SUBSIDY},
+        basis=BASIS_SUBSIDY,
+    )
     instalment_amount += PREMIUM_SUBSIDY
     due = max(case.on, record.agreement_end)
-    return Amounts(ScheduleKind.ONE_OFF, (Instalment(number=1, amount=yuan(instalment_amount), due_on=due,
-                                                     covers_from=record.agreement_start, covers_to=record.agreement_end),))
+    return Amounts(
+        ScheduleKind.ONE_OFF,
+        (
+            Instalment(
+                number=1,
+                amount=yuan(instalment_amount),
+                due_on=due,
+                covers_from=record.agreement_start,
+                covers_to=record.agreement_end,
+            ),
+        ),
+    )
 
 
 def _evaluation_date(app: ApplicationSubmittedPayload) -> date:

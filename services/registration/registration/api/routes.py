@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.problems import FieldError, Problem, validation_problem
 from subsidy_runtime.service import ServiceRuntime
@@ -45,21 +46,31 @@ async def _in_transaction(request: Request, work: Callable[[Transaction], Awaita
         async with _runtime(request).transaction() as tx:
             return await work(tx)
     except InvalidField as exc:
-        raise validation_problem([FieldError(field=exc.field, reason=exc.reason_en, reason_zh=exc.reason_zh, code="invalid")]) from exc
+        raise validation_problem(
+            [FieldError(field=exc.field, reason=exc.reason_en, reason_zh=exc.reason_zh, code="invalid")]
+        ) from exc
     except NotFound as exc:
         raise Problem(404, "not-found", "Not found", f"{exc.what} {exc.ident} not found", "资源不存在") from exc
     except DuplicateApplication as exc:
         raise Problem(
-            409, "duplicate-application", "Duplicate application",
-            "the applicant already applied for this programme and period", "该申请人已就同一项目和期间提出申请",
+            409,
+            "duplicate-application",
+            "Duplicate application",
+            "the applicant already applied for this programme and period",
+            "该申请人已就同一项目和期间提出申请",
             existing=f"/v1/applications/{exc.existing_id}",
         ) from exc
     except Conflict as exc:
         raise Problem(409, "conflict", "Conflict", exc.reason_en, exc.reason_zh, existing=exc.existing) from exc
 
 
-@router.post("/persons", status_code=201, response_model=PersonOut, tags=["persons"],
-             summary="Register a person (deduplicated on the resident ID number)")
+@router.post(
+    "/persons",
+    status_code=201,
+    response_model=PersonOut,
+    tags=["persons"],
+    summary="Register a person (deduplicated on the resident ID number)",
+)
 async def register_person(body: PersonIn, request: Request, response: Response, caller: CallerDep) -> PersonOut:
     out = await _in_transaction(request, lambda tx: usecases.register_person(tx, body, caller.integration_id))
     if not out.created:
@@ -81,9 +92,16 @@ async def record_person_facts(person_id: uuid.UUID, body: FactsIn, request: Requ
     return await _in_transaction(request, work)
 
 
-@router.post("/enterprises", status_code=201, response_model=EnterpriseOut, tags=["enterprises"],
-             summary="Register an enterprise (deduplicated on the unified social credit code)")
-async def register_enterprise(body: EnterpriseIn, request: Request, response: Response, caller: CallerDep) -> EnterpriseOut:
+@router.post(
+    "/enterprises",
+    status_code=201,
+    response_model=EnterpriseOut,
+    tags=["enterprises"],
+    summary="Register an enterprise (deduplicated on the unified social credit code)",
+)
+async def register_enterprise(
+    body: EnterpriseIn, request: Request, response: Response, caller: CallerDep
+) -> EnterpriseOut:
     out = await _in_transaction(request, lambda tx: usecases.register_enterprise(tx, body, caller.integration_id))
     if not out.created:
         response.status_code = 200
@@ -91,27 +109,39 @@ async def register_enterprise(body: EnterpriseIn, request: Request, response: Re
 
 
 @router.post("/enterprises/{enterprise_id}/facts", status_code=201, response_model=FactsOut, tags=["facts"])
-async def record_enterprise_facts(enterprise_id: uuid.UUID, body: FactsIn, request: Request, caller: CallerDep) -> FactsOut:
-    return await _in_transaction(
-        request, lambda tx: _record_facts(tx, enterprise_id, body, caller.integration_id)
-    )
+async def record_enterprise_facts(
+    enterprise_id: uuid.UUID, body: FactsIn, request: Request, caller: CallerDep
+) -> FactsOut:
+    return await _in_transaction(request, lambda tx: _record_facts(tx, enterprise_id, body, caller.integration_id))
 
 
 async def _record_facts(tx: Transaction, subject_id: uuid.UUID, body: FactsIn, integration_id: str) -> FactsOut:
     return FactsOut(recorded=await usecases.record_facts(tx, subject_id, body.facts, integration_id))
 
 
-@router.post("/payee-accounts", status_code=201, response_model=PayeeAccountOut, tags=["accounts"],
-             summary="Register a payee account (社保卡 account of a person, basic account of an enterprise)")
-async def register_payee_account(body: PayeeAccountIn, request: Request, response: Response, caller: CallerDep) -> PayeeAccountOut:
+@router.post(
+    "/payee-accounts",
+    status_code=201,
+    response_model=PayeeAccountOut,
+    tags=["accounts"],
+    summary="Register a payee account (社保卡 account of a person, basic account of an enterprise)",
+)
+async def register_payee_account(
+    body: PayeeAccountIn, request: Request, response: Response, caller: CallerDep
+) -> PayeeAccountOut:
     out = await _in_transaction(request, lambda tx: usecases.register_payee_account(tx, body, caller.integration_id))
     if not out.created:
         response.status_code = 200
     return out
 
 
-@router.post("/applications", status_code=201, response_model=ApplicationOut, tags=["applications"],
-             summary="Submit an application (retries with the same Idempotency-Key return the original)")
+@router.post(
+    "/applications",
+    status_code=201,
+    response_model=ApplicationOut,
+    tags=["applications"],
+    summary="Submit an application (retries with the same Idempotency-Key return the original)",
+)
 async def submit_application(
     body: ApplicationIn,
     request: Request,
@@ -123,7 +153,10 @@ async def submit_application(
 
     async def work(tx: Transaction) -> ApplicationOut:
         app_id, created = await usecases.submit_application(
-            tx, body, integration_id=caller.integration_id, idempotency_key=idempotency_key,
+            tx,
+            body,
+            integration_id=caller.integration_id,
+            idempotency_key=idempotency_key,
             correlation_id=correlation_id,
         )
         if not created:
@@ -135,10 +168,16 @@ async def submit_application(
     return out
 
 
-@router.get("/applications/{application_id}", response_model=ApplicationOut, tags=["applications"],
-            summary="Status of an application with its timeline")
+@router.get(
+    "/applications/{application_id}",
+    response_model=ApplicationOut,
+    tags=["applications"],
+    summary="Status of an application with its timeline",
+)
 async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> ApplicationOut:
-    return await _in_transaction(request, lambda tx: queries.get_application(tx.conn, application_id, caller.integration_id))
+    return await _in_transaction(
+        request, lambda tx: queries.get_application(tx.conn, application_id, caller.integration_id)
+    )
 
 
 @router.get("/applications", response_model=ApplicationPage, tags=["applications"])
@@ -159,7 +198,9 @@ async def list_applications(
 
 
 @router.post("/applications/{application_id}/withdraw", response_model=ApplicationOut, tags=["applications"])
-async def withdraw_application(application_id: uuid.UUID, body: WithdrawIn, request: Request, caller: CallerDep) -> ApplicationOut:
+async def withdraw_application(
+    application_id: uuid.UUID, body: WithdrawIn, request: Request, caller: CallerDep
+) -> ApplicationOut:
     async def work(tx: Transaction) -> ApplicationOut:
         await usecases.withdraw_application(tx, application_id, body.reason, caller.integration_id, uuid.uuid4())
         return await queries.get_application(tx.conn, application_id, caller.integration_id)

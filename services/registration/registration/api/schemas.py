@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from subsidy_contracts.common import AccountKind, ApplicantKind, ContactRole, EnterpriseSize, Period, ProgrammeId
 from subsidy_contracts.facts import Fact
 

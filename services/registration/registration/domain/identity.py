@@ -36,7 +36,9 @@ def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
     except InvalidLength as exc:
         raise InvalidField(field, "居民身份号码应为18位", "resident ID number must have 18 characters") from exc
     except InvalidChecksum as exc:
-        raise InvalidField(field, "居民身份号码校验码错误（GB 11643）", "resident ID check digit is wrong (GB 11643)") from exc
+        raise InvalidField(
+            field, "居民身份号码校验码错误（GB 11643）", "resident ID check digit is wrong (GB 11643)"
+        ) from exc
     except InvalidComponent as exc:
         raise InvalidField(
             field, "居民身份号码中的出生日期或地址码无效", "resident ID has an invalid birth date or address code"
@@ -55,10 +57,14 @@ def check_credit_code(value: str, field: str = "credit_code") -> str:
     try:
         return str(uscc.validate(code))
     except InvalidLength as exc:
-        raise InvalidField(field, "统一社会信用代码应为18位", "unified social credit code must have 18 characters") from exc
+        raise InvalidField(
+            field, "统一社会信用代码应为18位", "unified social credit code must have 18 characters"
+        ) from exc
     except InvalidChecksum as exc:
         raise InvalidField(
-            field, "统一社会信用代码校验码错误（GB 32100）", "unified social credit code check character is wrong (GB 32100)"
+            field,
+            "统一社会信用代码校验码错误（GB 32100）",
+            "unified social credit code check character is wrong (GB 32100)",
         ) from exc
     except ValidationError as exc:
         raise InvalidField(field, "统一社会信用代码格式错误", "unified social credit code is malformed") from exc
