@@ -12,8 +12,22 @@ import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from subsidy_contracts.topics import ALL_TOPICS
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    registered = [t.partitions for t in ALL_TOPICS if t.name == topic]
+    if registered:
+        return registered[0]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+        return len(description["partitions"])
+    finally:
+        await admin.close()
 
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
@@ -21,8 +35,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> lis
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        count = next(t.partitions for t in ALL_TOPICS if t.name == topic)
-        partitions = [TopicPartition(topic, p) for p in range(count)]
+        partitions = [TopicPartition(topic, p) for p in range(await partition_count(bootstrap, topic))]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
