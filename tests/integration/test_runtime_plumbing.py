@@ -192,6 +192,7 @@ async def test_poison_event_goes_through_retries_to_the_dead_letter_topic(
     assert poison.payload.application_id not in await _items(runtime)
     async with runtime.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT * FROM dead_letters WHERE event_id = $1", str(poison.event_id))
+    assert row is not None
     assert row["failure"] == "retries_exhausted"
     assert "ValueError: cannot apply" in row["reason"]
     assert row["original_topic"] == INPUT.name  # the original coordinates survive the trip through the retry topic
