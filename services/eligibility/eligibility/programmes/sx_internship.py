@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-import chinese_calendar
 
 from subsidy_contracts.common import ApplicantKind, LegalBasis
 from subsidy_contracts.eligibility import Instalment, ScheduleKind
@@ -27,6 +26,7 @@ from subsidy_contracts.registration import ApplicationSubmittedPayload
 
 from ..domain.parameters import ParameterSet
 from ..domain.rules import Amounts, Case, Explanation, RulePack, yuan
+from ..domain.workdays import CalendarNotCovered, workdays_between
 
 DOC = "山西省人社厅等10部门《关于做好就业见习扩规模提质量相关工作的通知》（2022）"
 BASIS_PARTICIPANTS = LegalBasis(document_number=DOC, article="二、目标任务", title="见习对象")
@@ -117,7 +117,7 @@ def _add_years(d: date, years: int) -> date:
 def _month_counts(month_first: date, attended: int, record: InternshipRecord) -> tuple[bool, int]:
     """Whether a month counts as a subsidised month, and the month's working days."""
     last = _month_end(month_first)
-    working = len(chinese_calendar.get_workdays(month_first, last))
+    working = workdays_between(month_first, last)
     whole_month_inside = record.agreement_start <= month_first and last <= record.agreement_end
     return attended >= 15 or (whole_month_inside and attended >= working), working
 
@@ -188,7 +188,11 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
     for month in sorted(record.months, key=lambda m: m.month):
         first = month.month.replace(day=1)
         minimum = x.parameter(params, "minimum_wage_monthly", first, region)
-        counts, working = _month_counts(first, month.working_days, record)
+        try:
+            counts, working = _month_counts(first, month.working_days, record)
+        except CalendarNotCovered as exc:
+            x.review("CALENDAR_NOT_COVERED", f"{exc.day.isoformat()} 的法定工作日安排尚未发布或未录入，需人工核定",
+                     str(exc), values={"date": exc.day})
         x.check(
             f"ALLOWANCE_{first:%Y_%m}",
             month.allowance_paid >= minimum,
