@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import topic_for
 
-from .db import Connection, insert_many
+from .db import Connection
 from .logging import get_logger
 from .metrics import ServiceMetrics
 
@@ -70,13 +71,22 @@ async def write_outbox(conn: Connection, schema: str, records: Sequence[OutboxRe
     """Insert records in one statement and wake the relay when the transaction commits."""
     if not records:
         return
-    await insert_many(
-        conn,
-        "outbox",
-        [("topic", "text"), ("key", "text"), ("event_type", "text"), ("headers", "jsonb"), ("value", "text")],
-        [(r.topic, r.key, r.event_type, r.headers, r.value) for r in records],
+    # One statement: the rows, and a NOTIFY that PostgreSQL delivers when the transaction commits.
+    await conn.execute(
+        """WITH written AS (
+               INSERT INTO outbox (topic, key, event_type, headers, value)
+               SELECT t.topic, t.key, t.event_type, t.headers::jsonb, t.value
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                    AS t(topic, key, event_type, headers, value)
+               RETURNING 1)
+           SELECT pg_notify($6, '') WHERE EXISTS (SELECT 1 FROM written)""",
+        [r.topic for r in records],
+        [r.key for r in records],
+        [r.event_type for r in records],
+        [orjson.dumps(r.headers).decode() for r in records],
+        [r.value for r in records],
+        notify_channel(schema),
     )
-    await conn.execute(f"NOTIFY {notify_channel(schema)}")
 
 
 @dataclass

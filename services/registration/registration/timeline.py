@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from subsidy_contracts.eligibility import DecisionMade, EntitlementReleased, Outcome
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.notifications import MessageSent
@@ -72,29 +74,53 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
 
 
 async def apply_timeline(tx: Transaction, events: list[Event]) -> None:
-    # Sorted by application so concurrent batches lock rows in the same order (no deadlocks).
-    entries = sorted(
-        ((e, t) for e in events if (t := timeline_entry(e)) is not None),
-        key=lambda et: (str(et[1][0]), et[0].occurred_at),
-    )
+    entries = [(e, t) for e in events if (t := timeline_entry(e)) is not None]
     if not entries:
         return
-    await tx.conn.executemany(
+    await tx.conn.execute(
         """INSERT INTO application_timeline (application_id, event_id, kind, at, summary, detail)
-           SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM applications WHERE id = $1)
+           SELECT t.application_id, t.event_id, t.kind, t.at, t.summary, t.detail::jsonb
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+                AS t(application_id, event_id, kind, at, summary, detail)
+           WHERE EXISTS (SELECT 1 FROM applications a WHERE a.id = t.application_id)
            ON CONFLICT (event_id) DO NOTHING""",
-        [(t[0], e.event_id, t[1], e.occurred_at, t[2], t[4]) for e, t in entries],
+        [t[0] for _, t in entries],
+        [e.event_id for e, _ in entries],
+        [t[1] for _, t in entries],
+        [e.occurred_at for e, _ in entries],
+        [t[2] for _, t in entries],
+        [orjson.dumps(t[4]).decode() for _, t in entries],
     )
-    updates = [
-        (t[0], t[3], e.occurred_at, t[4] if t[1] == "decision" else None) for e, t in entries if t[3] is not None
-    ]
-    if updates:
-        await tx.conn.executemany(
-            """UPDATE applications SET
-                   status = CASE WHEN array_position($5::text[], $2) > array_position($5::text[], status)
-                                 THEN $2 ELSE status END,
-                   decision = coalesce($4, decision),
-                   updated_at = greatest(updated_at, $3)
-               WHERE id = $1 AND status <> 'withdrawn'""",
-            [(*u, STATUS_ORDER) for u in updates],
-        )
+    # One update per application, with the furthest status this batch reached for it.
+    latest: dict[Any, tuple[str, Any, dict[str, Any] | None]] = {}
+    for e, (application_id, kind, _, status, detail) in entries:
+        if status is None:
+            continue
+        decision = detail if kind == "decision" else None
+        if application_id in latest:
+            old_status, old_at, old_decision = latest[application_id]
+            if STATUS_ORDER.index(old_status) > STATUS_ORDER.index(status):
+                status = old_status
+            decision = decision or old_decision
+            at = max(old_at, e.occurred_at)
+        else:
+            at = e.occurred_at
+        latest[application_id] = (status, at, decision)
+    if not latest:
+        return
+    # Sorted by application so that concurrent batches lock rows in the same order (no deadlocks).
+    ids = sorted(latest, key=str)
+    await tx.conn.execute(
+        """UPDATE applications a SET
+               status = CASE WHEN array_position($5::text[], u.status) > array_position($5::text[], a.status)
+                             THEN u.status ELSE a.status END,
+               decision = coalesce(u.decision::jsonb, a.decision),
+               updated_at = greatest(a.updated_at, u.at)
+           FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, status, at, decision)
+           WHERE a.id = u.id AND a.status <> 'withdrawn'""",
+        ids,
+        [latest[i][0] for i in ids],
+        [latest[i][1] for i in ids],
+        [orjson.dumps(latest[i][2]).decode() if latest[i][2] is not None else None for i in ids],
+        STATUS_ORDER,
+    )

@@ -282,24 +282,9 @@ async def submit_application(
         applicant_row = await conn.fetchrow("SELECT * FROM enterprises WHERE id = $1 FOR UPDATE", body.applicant.id)
     if applicant_row is None:
         raise InvalidField("applicant.id", "申请人未登记", "the applicant is not registered")
-    beneficiary_row = None
-    if body.beneficiary_person_id is not None:
-        beneficiary_row = await conn.fetchrow("SELECT * FROM persons WHERE id = $1", body.beneficiary_person_id)
-        if beneficiary_row is None:
-            raise InvalidField("beneficiary_person_id", "受益人未登记", "the beneficiary is not registered")
-    account = await conn.fetchrow("SELECT * FROM payee_accounts WHERE id = $1", body.payee_account_id)
-    if account is None or account["owner_id"] != body.applicant.id:
-        raise InvalidField(
-            "payee_account_id",
-            "收款账户不存在或不属于申请人",
-            "the payee account does not exist or is not the applicant's",
-        )
     if body.period is not None and body.period.end < body.period.start:
         raise InvalidField("period.end", "结束日期早于开始日期", "period ends before it starts")
-    jurisdiction = body.jurisdiction or applicant_row["region_code"]
-    identity.check_region_code(jurisdiction, "jurisdiction")
-    contacts = _contacts(body, applicant_row, beneficiary_row)
-    subjects = {body.applicant.id} | ({body.beneficiary_person_id} if body.beneficiary_person_id else set())
+    subjects = [body.applicant.id] + ([body.beneficiary_person_id] if body.beneficiary_person_id else [])
     dedup_key = "|".join(
         str(x)
         for x in (
@@ -310,11 +295,34 @@ async def submit_application(
             body.period.end if body.period else "-",
         )
     )
-    existing = await conn.fetchval(
-        "SELECT id FROM applications WHERE dedup_key = $1 AND status <> 'withdrawn'", dedup_key
+    # Everything else the application needs, in one round trip.
+    context = await conn.fetchrow(
+        """SELECT (SELECT row_to_json(p) FROM persons p WHERE p.id = $1) AS beneficiary,
+                  (SELECT row_to_json(a) FROM payee_accounts a WHERE a.id = $2) AS account,
+                  (SELECT id FROM applications WHERE dedup_key = $3 AND status <> 'withdrawn') AS duplicate,
+                  (SELECT coalesce(json_agg(payload ORDER BY recorded_at, id), '[]'::json)
+                     FROM facts WHERE subject_id = ANY($4::uuid[])) AS facts""",
+        body.beneficiary_person_id,
+        body.payee_account_id,
+        dedup_key,
+        subjects,
     )
-    if existing is not None:
-        raise DuplicateApplication(str(existing))
+    assert context is not None
+    beneficiary_row = context["beneficiary"]
+    if body.beneficiary_person_id is not None and beneficiary_row is None:
+        raise InvalidField("beneficiary_person_id", "受益人未登记", "the beneficiary is not registered")
+    account = context["account"]
+    if account is None or account["owner_id"] != str(body.applicant.id):
+        raise InvalidField(
+            "payee_account_id",
+            "收款账户不存在或不属于申请人",
+            "the payee account does not exist or is not the applicant's",
+        )
+    if context["duplicate"] is not None:
+        raise DuplicateApplication(str(context["duplicate"]))
+    jurisdiction = body.jurisdiction or applicant_row["region_code"]
+    identity.check_region_code(jurisdiction, "jurisdiction")
+    contacts = _contacts(body, applicant_row, beneficiary_row)
     application_id = uuid.uuid4()
     proxy = None
     if body.proxy is not None:
@@ -327,12 +335,18 @@ async def submit_application(
             relationship=body.proxy.relationship,
             authorisation_reference=body.proxy.authorisation_reference,
         )
+    event_id = uuid.uuid4()
     await conn.execute(
-        """INSERT INTO applications (id, programme_id, applicant_kind, applicant_id, beneficiary_id, period_start,
-                                     period_end, payee_account_id, jurisdiction, integration_id, source_reference,
-                                     idempotency_key, request_hash, commitment, proxy, contacts, status, dedup_key,
-                                     correlation_id, submitted_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'submitted', $17, $18, $19)""",
+        """WITH application AS (
+               INSERT INTO applications (id, programme_id, applicant_kind, applicant_id, beneficiary_id, period_start,
+                                         period_end, payee_account_id, jurisdiction, integration_id, source_reference,
+                                         idempotency_key, request_hash, commitment, proxy, contacts, status,
+                                         dedup_key, correlation_id, submitted_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'submitted', $17, $18,
+                       $19)
+               RETURNING id)
+           INSERT INTO application_timeline (application_id, event_id, kind, at, summary)
+           SELECT id, $20, 'submitted', $19, '申请已提交 / application submitted' FROM application""",
         application_id,
         body.programme_id,
         body.applicant.kind.value,
@@ -352,19 +366,17 @@ async def submit_application(
         dedup_key,
         correlation_id,
         now,
+        event_id,
     )
     if body.facts:
-        await record_facts(tx, body.applicant.id, body.facts, integration_id, allowed_subjects=subjects)
-    fact_rows = await conn.fetch(
-        "SELECT payload FROM facts WHERE subject_id = ANY($1::uuid[]) ORDER BY recorded_at, id", list(subjects)
-    )
+        await record_facts(tx, body.applicant.id, body.facts, integration_id, allowed_subjects=set(subjects))
     payload = ApplicationSubmittedPayload(
         application_id=application_id,
         programme_id=body.programme_id,
         applicant=_applicant(body.applicant.kind, applicant_row),
         beneficiary=_person_snapshot(beneficiary_row) if beneficiary_row is not None else None,
         period=body.period,
-        facts=[r["payload"] for r in fact_rows],
+        facts=[*context["facts"], *(f.model_dump(mode="json") for f in body.facts)],
         payee=PayeeAccount(
             account_id=account["id"],
             kind=account["kind"],
@@ -387,15 +399,9 @@ async def submit_application(
         subject_key=str(body.applicant.id),
         correlation_id=correlation_id,
         occurred_at=now,
+        event_id=event_id,
     )
     tx.publish(event)
-    await conn.execute(
-        """INSERT INTO application_timeline (application_id, event_id, kind, at, summary)
-           VALUES ($1, $2, 'submitted', $3, '申请已提交 / application submitted')""",
-        application_id,
-        event.event_id,
-        now,
-    )
     return application_id, True
 
 

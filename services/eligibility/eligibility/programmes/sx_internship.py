@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-
 from subsidy_contracts.common import ApplicantKind, LegalBasis
 from subsidy_contracts.eligibility import Instalment, ScheduleKind
 from subsidy_contracts.facts import Graduation, InternshipCohort, InternshipRecord, UnemploymentRegistration
@@ -191,8 +190,12 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
         try:
             counts, working = _month_counts(first, month.working_days, record)
         except CalendarNotCovered as exc:
-            x.review("CALENDAR_NOT_COVERED", f"{exc.day.isoformat()} 的法定工作日安排尚未发布或未录入，需人工核定",
-                     str(exc), values={"date": exc.day})
+            x.review(
+                "CALENDAR_NOT_COVERED",
+                f"{exc.day.isoformat()} 的法定工作日安排尚未发布或未录入，需人工核定",
+                str(exc),
+                values={"date": exc.day},
+            )
         x.check(
             f"ALLOWANCE_{first:%Y_%m}",
             month.allowance_paid >= minimum,
