@@ -111,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a document is not current")
     parser.add_argument("--docs", type=Path, default=DOCS, help="docs directory (default: %(default)s)")
     parser.add_argument("--only", choices=("events", "asyncapi"), help="one kind of document only")
-    parser.add_argument("--service", action="append", choices=SERVICES,
-                        help="AsyncAPI for this service only (repeatable; default: all four)")
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="AsyncAPI for this service only (repeatable; default: all four)",
+    )
     args = parser.parse_args(argv)
     docs: Path = args.docs
     services: tuple[str, ...] = tuple(args.service or SERVICES)
@@ -125,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(line)
         if problems:
-            print("the documents under docs/ are not current: run `python docs/tools/generate.py` "
-                  "(after an intentional change; BREAKING lines need a new schema version instead)")
+            print(
+                "the documents under docs/ are not current: run `python docs/tools/generate.py` "
+                "(after an intentional change; BREAKING lines need a new schema version instead)"
+            )
             return 1
         return 0
     changed = []

@@ -163,8 +163,14 @@ def test_event_schemas_agree_with_docs_events(service: str) -> None:
 
 def test_check_cli_reports_and_exits_non_zero_when_not_current(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(GENERATOR), *args, "--docs", str(tmp_path)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, str(GENERATOR), *args, "--docs", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     missing = run("--check", "--only", "asyncapi", "--service", "payments")
     assert missing.returncode == 1

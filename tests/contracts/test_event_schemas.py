@@ -154,7 +154,8 @@ def test_no_breaking_change_to_any_earlier_committed_version(name: str) -> None:
             continue  # the file was deleted in this commit
         failures += [f"{commit[:10]}: {b}" for b in schemas.breaking_changes(json.loads(text), current)]
     assert not failures, (
-        f"the contract breaks an earlier committed version of docs/events/{name}:\n  " + "\n  ".join(failures)
+        f"the contract breaks an earlier committed version of docs/events/{name}:\n  "
+        + "\n  ".join(failures)
         + "\nRegenerating does not make a breaking change compatible: publish a new schema version."
     )
 
@@ -216,8 +217,19 @@ class TestTypeChanged:
 
     def test_format_pattern_length_and_description_changes_are_fine(self) -> None:
         old = obj({"id": {"type": "string", "format": "uuid", "pattern": "^[0-9a-f-]+$", "maxLength": 36}})
-        new = obj({"id": {"type": "string", "format": "uri", "pattern": "^.+$", "maxLength": 10, "title": "Id",
-                          "description": "now documented", "minLength": 1}})
+        new = obj(
+            {
+                "id": {
+                    "type": "string",
+                    "format": "uri",
+                    "pattern": "^.+$",
+                    "maxLength": 10,
+                    "title": "Id",
+                    "description": "now documented",
+                    "minLength": 1,
+                }
+            }
+        )
         assert schemas.breaking_changes(old, new) == []
 
     def test_type_list_widened_is_fine_and_narrowed_breaks(self) -> None:
@@ -230,9 +242,7 @@ class TestTypeChanged:
         old = obj({"payload": obj({"applicant": obj({"name": STR}, ("name",))}, ("applicant",))}, ("payload",))
         new = copy.deepcopy(old)
         new["properties"]["payload"]["properties"]["applicant"]["properties"]["name"] = {"type": "boolean"}
-        assert schemas.breaking_changes(old, new) == [
-            "$.payload.applicant.name: type changed from string to boolean"
-        ]
+        assert schemas.breaking_changes(old, new) == ["$.payload.applicant.name: type changed from string to boolean"]
 
 
 class TestEnum:
@@ -261,9 +271,7 @@ class TestConst:
     def test_const_changed_breaks(self) -> None:
         old = obj({"event_type": {"type": "string", "const": "x.created"}})
         new = obj({"event_type": {"type": "string", "const": "x.made"}})
-        assert schemas.breaking_changes(old, new) == [
-            '$.event_type: const changed from "x.created" to "x.made"'
-        ]
+        assert schemas.breaking_changes(old, new) == ['$.event_type: const changed from "x.created" to "x.made"']
 
     def test_const_kept_is_fine(self) -> None:
         old = obj({"v": {"const": 1, "type": "integer", "default": 1}})
@@ -417,8 +425,10 @@ class TestRefs:
     @staticmethod
     def doc(person: dict[str, Any], name: str = "Person") -> dict[str, Any]:
         return {
-            **obj({"applicant": {"$ref": f"#/$defs/{name}"}, "proxy": optional({"$ref": f"#/$defs/{name}"})},
-                  ("applicant",)),
+            **obj(
+                {"applicant": {"$ref": f"#/$defs/{name}"}, "proxy": optional({"$ref": f"#/$defs/{name}"})},
+                ("applicant",),
+            ),
             "$defs": {name: {**person, "title": name}},
         }
 
@@ -441,16 +451,19 @@ class TestRefs:
         assert schemas.breaking_changes(old, new) == []
 
     def test_ref_with_sibling_keywords_and_chains(self) -> None:
-        old = {**obj({"p": {"$ref": "#/$defs/A", "description": "a"}}), "$defs": {"A": {"$ref": "#/$defs/B"},
-                                                                                  "B": STR}}
-        new = {**obj({"p": {"$ref": "#/$defs/A", "description": "b"}}), "$defs": {"A": {"$ref": "#/$defs/B"},
-                                                                                  "B": INT}}
+        old = {**obj({"p": {"$ref": "#/$defs/A", "description": "a"}}), "$defs": {"A": {"$ref": "#/$defs/B"}, "B": STR}}
+        new = {**obj({"p": {"$ref": "#/$defs/A", "description": "b"}}), "$defs": {"A": {"$ref": "#/$defs/B"}, "B": INT}}
         assert schemas.breaking_changes(old, new) == ["$.p: type changed from string to integer"]
 
     def test_recursive_schema_terminates(self) -> None:
         def tree(label: dict[str, Any]) -> dict[str, Any]:
-            node = obj({"label": label, "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
-                        "parent": optional({"$ref": "#/$defs/Node"})})
+            node = obj(
+                {
+                    "label": label,
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                    "parent": optional({"$ref": "#/$defs/Node"}),
+                }
+            )
             return {"$ref": "#/$defs/Node", "$defs": {"Node": node}}
 
         assert schemas.breaking_changes(tree(STR), tree(STR)) == []
@@ -464,12 +477,16 @@ class TestRefs:
 class TestDiscriminatedUnions:
     @staticmethod
     def doc(*members: tuple[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-        defs = {name: {**obj({"kind": {"const": tag, "type": "string"}, **props}, ("kind",)), "title": name}
-                for name, (tag, props) in members}
+        defs = {
+            name: {**obj({"kind": {"const": tag, "type": "string"}, **props}, ("kind",)), "title": name}
+            for name, (tag, props) in members
+        }
         union = {
             "oneOf": [{"$ref": f"#/$defs/{name}"} for name in defs],
-            "discriminator": {"propertyName": "kind",
-                              "mapping": {tag: f"#/$defs/{name}" for name, (tag, _) in members}},
+            "discriminator": {
+                "propertyName": "kind",
+                "mapping": {tag: f"#/$defs/{name}" for name, (tag, _) in members},
+            },
         }
         return {**obj({"facts": {"type": "array", "items": union}}), "$defs": defs}
 
@@ -507,9 +524,7 @@ class TestDiscriminatedUnions:
         old = self.doc(self.AWARD)
         new = copy.deepcopy(old)
         new["properties"]["facts"]["items"]["discriminator"]["propertyName"] = "type"
-        assert schemas.breaking_changes(old, new) == [
-            "$.facts[*]: union discriminator changed from 'kind' to 'type'"
-        ]
+        assert schemas.breaking_changes(old, new) == ["$.facts[*]: union discriminator changed from 'kind' to 'type'"]
 
     def test_asyncapi_string_discriminator_is_understood(self) -> None:
         old = self.doc(self.AWARD, self.TITLE)
@@ -598,8 +613,9 @@ def _instruction(amount: Any) -> PaymentInstructionCreated:
         status=PaymentStatus.SCHEDULED,
         created_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
     )
-    return PaymentInstructionCreated.create(payload, producer="payments", subject_key=str(payload.applicant_id),
-                                            correlation_id=uuid.uuid4())
+    return PaymentInstructionCreated.create(
+        payload, producer="payments", subject_key=str(payload.applicant_id), correlation_id=uuid.uuid4()
+    )
 
 
 def test_money_serialises_as_a_decimal_string() -> None:
@@ -629,9 +645,15 @@ def test_wire_format_matches_the_committed_schema() -> None:
 
 def test_dead_letter_record_matches_the_committed_schema() -> None:
     record = DeadLetter(
-        service="payments", consumer="payments.entitlements", failure="invalid", reason="payload.amount: bad",
-        original_topic="eligibility.decisions.v1", original_partition=3, original_offset=42,
-        original_headers={"event_type": "eligibility.entitlement-released"}, original_value="{}",
+        service="payments",
+        consumer="payments.entitlements",
+        failure="invalid",
+        reason="payload.amount: bad",
+        original_topic="eligibility.decisions.v1",
+        original_partition=3,
+        original_offset=42,
+        original_headers={"event_type": "eligibility.entitlement-released"},
+        original_value="{}",
         failed_at=datetime(2026, 11, 23, tzinfo=UTC),
     )
     schema = json.loads((EVENTS / "dead-letter.v1.json").read_text(encoding="utf-8"))

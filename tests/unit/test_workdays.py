@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from eligibility.domain.workdays import CalendarNotCovered, add_workdays, is_workday, workdays_between
 
 
