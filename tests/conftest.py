@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -95,8 +94,8 @@ def _stop(stack: Stack) -> None:
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Stack]:
     stack = Stack(_stack_env("test"))
-    _stop(stack)  # a previous run that was killed may have left processes behind
-    shutil.rmtree(stack.state_dir, ignore_errors=True)  # a fresh cluster and broker every run
+    # A fresh cluster and broker every run (a run that was killed may also have left processes behind).
+    subprocess.run(["bash", str(STACK_SCRIPT), "wipe"], env=stack.env, cwd=ROOT, check=True, timeout=180)
     atexit.register(_stop, stack)
     try:
         stack.run("infra-up")

@@ -8,6 +8,7 @@
 #   stack.sh services-up        simulators + the four services (needs infra-up)
 #   stack.sh up                 infra-up + services-up
 #   stack.sh down               stop everything this stack started
+#   stack.sh wipe               stop, then delete the stack's data (the next start is a fresh one)
 #   stack.sh status             what runs, with process ids and health
 #   stack.sh logs [NAME]        follow the logs (all, or one process)
 #
@@ -195,15 +196,28 @@ as_pg_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_up() {
-  local bindir dir="$STATE_DIR/postgres"
-  bindir="$(pg_bindir)"
-  mkdir -p "$dir" "$LOG_DIR" "$PID_DIR"
-  # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$dir" postgres
-    chown postgres "$dir"
+pg_dir() {
+  # As root the cluster belongs to the postgres user, who must be able to reach its folder. When the project
+  # lives where that user cannot go (a private temporary folder, a home directory), the cluster is kept in a
+  # folder of its own under /var/tmp, named after the state folder.
+  local dir="$STATE_DIR/postgres"
+  if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null; then
+    dir="/var/tmp/subsidy-postgres-$(printf '%s' "$STATE_DIR" | sha1sum | cut -c1-12)"
   fi
+  echo "$dir"
+}
+
+pg_up() {
+  local bindir dir
+  bindir="$(pg_bindir)"
+  mkdir -p "$STATE_DIR" "$LOG_DIR" "$PID_DIR"
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+  fi
+  dir="$(pg_dir)"
+  mkdir -p "$dir"
+  # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
+  [ "$(id -u)" -ne 0 ] || chown postgres "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     say "initialising a PostgreSQL cluster in $dir/data"
     local pwfile="$dir/.pw"
@@ -232,7 +246,8 @@ pg_up() {
 }
 
 pg_down() {
-  local bindir dir="$STATE_DIR/postgres"
+  local bindir dir
+  dir="$(pg_dir)"
   bindir="$(pg_bindir 2>/dev/null)" || return 0
   [ -f "$dir/data/PG_VERSION" ] || return 0
   if as_pg_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
@@ -294,12 +309,19 @@ status() {
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$PID_DIR/$name.pid"))"; else echo "$name: stopped"; fi
   done
   local bindir
-  if bindir="$(pg_bindir 2>/dev/null)" && [ -f "$STATE_DIR/postgres/data/PG_VERSION" ] && \
-     as_pg_owner "$bindir/pg_ctl" -D "$STATE_DIR/postgres/data" status >/dev/null 2>&1; then
+  if bindir="$(pg_bindir 2>/dev/null)" && [ -f "$(pg_dir)/data/PG_VERSION" ] && \
+     as_pg_owner "$bindir/pg_ctl" -D "$(pg_dir)/data" status >/dev/null 2>&1; then
     echo "postgres: running (127.0.0.1:$PG_PORT)"
   else
     echo "postgres: stopped"
   fi
+}
+
+wipe() {
+  down_all
+  local dir
+  dir="$(pg_dir)"
+  rm -rf "$STATE_DIR" "$dir"
 }
 
 case "${1:-}" in
@@ -308,6 +330,7 @@ case "${1:-}" in
   services-up) services_up ;;
   up) install_all; pg_up; kafka_up; services_up ;;
   down) down_all ;;
+  wipe) wipe ;;
   services-down) services_down ;;
   status) status ;;
   logs) shift; if [ -n "${1:-}" ]; then tail -n 100 -F "$LOG_DIR/$1.log"; else tail -n 20 -F "$LOG_DIR"/*.log; fi ;;
