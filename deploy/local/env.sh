@@ -40,15 +40,16 @@ ADMIN_DATABASE_URL="${ADMIN_DATABASE_URL:-postgresql://$PG_ADMIN_USER:$PG_ADMIN_
 
 SERVICES="registration eligibility payments notifications"
 
-# One login role per service, named after it; the password is local-only and overridable.
+# One login role per service, named after it. Its password is <SERVICE>_DB_PASSWORD (the same variable the
+# provisioning reads), "<service>_local" by default; <SERVICE>_DATABASE_URL overrides the whole DSN.
 service_database_url() {
-  local svc="$1"
-  local var
-  var="$(echo "$svc" | tr '[:lower:]' '[:upper:]')_DATABASE_URL"
-  if [ -n "${!var:-}" ]; then
-    echo "${!var}"
+  local svc="$1" upper
+  upper="$(echo "$svc" | tr '[:lower:]' '[:upper:]')"
+  local url_var="${upper}_DATABASE_URL" pw_var="${upper}_DB_PASSWORD"
+  if [ -n "${!url_var:-}" ]; then
+    echo "${!url_var}"
   else
-    echo "postgresql://$svc:${svc}_local@$PG_HOST:$PG_PORT/$PG_DATABASE"
+    echo "postgresql://$svc:${!pw_var:-${svc}_local}@$PG_HOST:$PG_PORT/$PG_DATABASE"
   fi
 }
 

@@ -267,9 +267,12 @@ service_env() {  # prints KEY=VALUE lines for one service
   echo "SERVICE_NAME=$svc"
   echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
   echo "DATABASE_URL=$(service_database_url "$svc")"
+  echo "HTTP_HOST=127.0.0.1"
   echo "HTTP_PORT=$(service_http_port "$svc")"
-  echo "SMS_GATEWAY_URL=http://127.0.0.1:$SMS_GATEWAY_PORT"
   echo "LOG_LEVEL=${LOG_LEVEL:-info}"
+  if [ "$svc" = "notifications" ]; then
+    echo "SMS_GATEWAY_URL=http://127.0.0.1:$SMS_GATEWAY_PORT"
+  fi
 }
 
 service_up() {
