@@ -193,7 +193,8 @@ tansu_up() {
 
 # ------------------------------------------------------------------------------------------ postgresql
 as_pg_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / so that the postgres user is not left in a folder it may not enter.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_dir() {
