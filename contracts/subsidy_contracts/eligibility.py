@@ -67,6 +67,11 @@ class DecisionMadePayload(ContractModel):
     public_notice_until: date | None = Field(
         default=None, description="Set when the decision must first be published (公示) until this date."
     )
+    public_notice_days: int | None = Field(
+        default=None,
+        description="Length of the 公示 the decision needs (working or calendar days, per the rule pack); "
+        "set even when its end date is not known yet because the holiday calendar is not published.",
+    )
     decided_at: AwareDatetime
 
 
@@ -93,3 +98,45 @@ class EntitlementReleased(Event):
     event_type: Literal["eligibility.entitlement-released"] = "eligibility.entitlement-released"
     schema_version: Literal[1] = 1
     payload: EntitlementReleasedPayload
+
+
+class PublicNoticeResult(StrEnum):
+    RELEASED = "released"  # no objection: the entitlement is released for payment
+    OBJECTED = "objected"  # an objection sent the decision to review
+
+
+class PublicNoticeEndedPayload(ContractModel):
+    decision_id: uuid.UUID
+    application_id: uuid.UUID
+    applicant_id: uuid.UUID
+    result: PublicNoticeResult
+    ended_on: date
+
+
+class PublicNoticeEnded(Event):
+    """公示 is over for a decision: released for payment, or under review after an objection."""
+
+    event_type: Literal["eligibility.public-notice-ended"] = "eligibility.public-notice-ended"
+    schema_version: Literal[1] = 1
+    payload: PublicNoticeEndedPayload
+
+
+class DecisionRevisedPayload(ContractModel):
+    """A caseworker's decision on a case the rules sent to review (or that an objection reopened)."""
+
+    decision_id: uuid.UUID
+    application_id: uuid.UUID
+    applicant_id: uuid.UUID
+    previous_outcome: Outcome
+    outcome: Outcome
+    amount: Money
+    instalments: list[Instalment] = Field(default_factory=list)
+    reason: str = Field(description="The caseworker's reason, shown to the applicant.")
+    reviewed_by: str
+    revised_at: AwareDatetime
+
+
+class DecisionRevised(Event):
+    event_type: Literal["eligibility.decision-revised"] = "eligibility.decision-revised"
+    schema_version: Literal[1] = 1
+    payload: DecisionRevisedPayload

@@ -42,13 +42,21 @@ class SkillLevel(StrEnum):
     CHIEF = "chief"  # 首席技师
 
 
+class CertificateKind(StrEnum):
+    VOCATIONAL_QUALIFICATION = "vocational_qualification"  # 职业资格证书
+    SKILL_LEVEL = "skill_level"  # 职业技能等级证书
+    SPECIAL_ABILITY = "special_ability"  # 专项职业能力证书
+    TRAINING_COMPLETION = "training_completion"  # 培训合格证书
+
+
 class SkillCertificate(FactBase):
     kind: Literal["skill_certificate"] = "skill_certificate"
     occupation: str = Field(max_length=100, description="Occupation (工种) as in the national classification.")
     level: SkillLevel
     issued_on: date
     certificate_number: str = Field(max_length=64)
-    first_appraisal: bool = Field(default=True, description="Passed at the first appraisal for this level.")
+    first_appraisal: bool = Field(default=True, description="Passed at the first appraisal for this occupation and level.")
+    certificate_kind: CertificateKind = CertificateKind.SKILL_LEVEL
 
 
 class TitleLevel(StrEnum):
@@ -67,8 +75,10 @@ class ProfessionalTitle(FactBase):
 
 class Award(FactBase):
     kind: Literal["award"] = "award"
-    code: str = Field(max_length=80, description="Award code from the catalogue in docs/facts.md.")
+    code: str = Field(max_length=80, description="Award or honour code from the catalogue in docs/facts.md.")
     awarded_on: date
+    rank: int | None = Field(default=None, ge=1, description="Place or prize rank in a competition (1 = first).")
+    while_studying: bool = Field(default=False, description="Won while a student at a higher or vocational school.")
 
 
 class AnnualAppraisal(FactBase):
@@ -88,6 +98,7 @@ class EmploymentRecord(FactBase):
     via_third_party_agent: bool = Field(
         default=False, description="Wages or contributions paid by a third-party agent (代发工资/代缴社保)."
     )
+    occupation: str | None = Field(default=None, max_length=100, description="Occupation of the current post.")
 
 
 class ContributionRecord(FactBase):
@@ -111,6 +122,10 @@ class UnemploymentRegistration(FactBase):
     ended_on: date | None = None
     region_code: RegionCode
     hard_to_employ: bool = Field(default=False, description="Recognised as 就业困难人员.")
+    insured: bool = Field(default=False, description="Was insured against unemployment before losing work.")
+    ui_benefit_eligible: bool | None = Field(
+        default=None, description="Meets the conditions for 失业保险金 (None: not yet assessed)."
+    )
 
 
 class UnemploymentInsuranceBenefit(FactBase):
@@ -181,6 +196,135 @@ class InternshipCohort(FactBase):
     interns_retained: int = Field(ge=0)
 
 
+class FlexibleEmploymentRegistration(FactBase):
+    """灵活就业登记."""
+
+    kind: Literal["flexible_employment"] = "flexible_employment"
+    registered_on: date
+    ended_on: date | None = None
+    region_code: RegionCode
+
+
+class PostCategory(StrEnum):
+    GRASSROOTS_PUBLIC_SERVICE = "grassroots_public_service"  # 基层公共服务类
+    PUBLIC_MANAGEMENT = "public_management"  # 公共管理类
+    INSTITUTION_MANAGEMENT = "institution_management"  # 机关事业单位管理类 (not eligible)
+    PROFESSIONAL_TECHNICAL = "professional_technical"  # 专业技术类 (not eligible)
+
+
+class PublicWelfarePlacement(FactBase):
+    """A placement on a public-welfare post (公益性岗位); subject: the person placed."""
+
+    kind: Literal["public_welfare_placement"] = "public_welfare_placement"
+    employer_id: uuid.UUID
+    post_recognised: bool = Field(description="The post was recognised by the 人社 department.")
+    post_category: PostCategory
+    start: date
+    end: date | None = None
+    placement_number: int = Field(default=1, ge=1, description="1 for the first placement, 2 for a re-placement ...")
+    contract_years: int = Field(ge=0, le=10)
+    monthly_wage: Money
+    employer_contribution_monthly: Money = Field(description="Employer share of pension, medical and UI per month.")
+    assistance_requested: bool = Field(default=True, description="Asked for employment assistance, accepted the post.")
+
+
+class RetirementCategory(StrEnum):
+    MALE = "male"  # 60 before the 2025 reform
+    FEMALE_CADRE = "female_cadre"  # 55
+    FEMALE_WORKER = "female_worker"  # 50
+
+
+class RetirementProfile(FactBase):
+    kind: Literal["retirement_profile"] = "retirement_profile"
+    category: RetirementCategory
+    early_retirement_on: date | None = Field(default=None, description="Actual date of an approved early retirement.")
+    pension_since: date | None = Field(default=None, description="Draws a basic pension since this date.")
+
+
+class DisabilityStatus(FactBase):
+    kind: Literal["disability"] = "disability"
+    grade: int = Field(ge=1, le=4, description="Disability grade, 1 the most severe.")
+    since: date
+
+
+class HouseholdMembership(FactBase):
+    kind: Literal["household"] = "household"
+    household_id: str = Field(max_length=64, description="Household register (户) id.")
+    relationship: str = Field(default="", max_length=20)
+
+
+class FishermanCategory(StrEnum):
+    PROFESSIONAL_LICENSED = "professional_licensed"  # 持证专业渔民
+    PROFESSIONAL_UNLICENSED = "professional_unlicensed"  # 无证专业渔民（事实渔民）
+    PART_TIME_LICENSED = "part_time_licensed"  # 持证兼业渔民
+    OTHER_LICENSED = "other_licensed"  # 其他持证渔民
+
+
+class PensionScheme(StrEnum):
+    URBAN_RURAL_RESIDENT = "urban_rural_resident"  # 城乡居民基本养老保险
+    ENTERPRISE_EMPLOYEE = "enterprise_employee"  # 企业职工基本养老保险
+
+
+class FishermanStatus(FactBase):
+    """退捕渔民 as classified by the 农业农村 department."""
+
+    kind: Literal["fisherman"] = "fisherman"
+    category: FishermanCategory
+    recognised_on: date
+    pension_scheme: PensionScheme
+    insured: bool = Field(description="Enrolled in the pension scheme.")
+
+
+class TrainingType(StrEnum):
+    EMPLOYMENT_SKILLS = "employment_skills"  # 就业技能培训
+    POST_SKILLS_UPGRADING = "post_skills_upgrading"  # 岗位技能提升培训
+    APPRENTICESHIP = "apprenticeship"  # 企业新型学徒制
+    ON_THE_JOB = "on_the_job"  # 以工代训
+    ENTREPRENEURSHIP = "entrepreneurship"  # 创业培训
+
+
+class TrainingRecord(FactBase):
+    """A completed training course; for 以工代训 the subject is the trainee and employer_id the enterprise."""
+
+    kind: Literal["training"] = "training"
+    training_type: TrainingType
+    occupation: str = Field(max_length=100)
+    level: SkillLevel | None = None
+    start: date
+    completed_on: date | None = None
+    certificate_obtained: bool = False
+    employer_id: uuid.UUID | None = None
+    catalogue_rate: Money | None = Field(default=None, description="Subsidy rate of the course in the catalogue.")
+
+
+class RestructuringKind(StrEnum):
+    MERGER = "merger"  # 兼并重组
+    OVERCAPACITY = "overcapacity"  # 化解产能过剩
+    OBSOLETE_CAPACITY = "obsolete_capacity"  # 淘汰落后产能
+
+
+class EnterpriseYear(FactBase):
+    """An enterprise's figures for one year (the year before an application); subject: the enterprise."""
+
+    kind: Literal["enterprise_year"] = "enterprise_year"
+    year: int = Field(ge=2000, le=2100)
+    total_staff: int = Field(ge=0)
+    insured_staff: int = Field(ge=0, description="上年度参保职工人数.")
+    insured_staff_decrease: int = Field(ge=0, description="上年度参保职工减少人数.")
+    ui_benefit_recipients: int = Field(default=0, ge=0, description="Former staff drawing 失业保险金.")
+    ui_contributions: Money = Field(description="UI contributions the enterprise and its staff paid that year.")
+    ui_contributions_paid_in_full: bool = True
+    net_profit: Money | None = None
+    net_profit_previous_year: Money | None = None
+    loss_months_in_window: int = Field(
+        default=0, ge=0, le=9, description="Consecutive loss months from October of that year to June of the next."
+    )
+    difficulty_recognised: bool = Field(default=False, description="Recognised as 困难企业 by the four departments.")
+    restructuring: RestructuringKind | None = None
+    deep_poverty_area: bool = False
+    serious_violation: bool = Field(default=False, description="Listed for serious illegal or dishonest conduct.")
+
+
 Fact = Annotated[
     SkillCertificate
     | ProfessionalTitle
@@ -193,6 +337,14 @@ Fact = Annotated[
     | PovertyStatus
     | Graduation
     | InternshipRecord
-    | InternshipCohort,
+    | InternshipCohort
+    | FlexibleEmploymentRegistration
+    | PublicWelfarePlacement
+    | RetirementProfile
+    | DisabilityStatus
+    | HouseholdMembership
+    | FishermanStatus
+    | TrainingRecord
+    | EnterpriseYear,
     Field(discriminator="kind"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .eligibility import DecisionMade, EntitlementReleased
+from .eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from .envelope import Event
 from .notifications import MessageSent
 from .payments import PaymentInstructionCreated
@@ -45,7 +45,7 @@ DECISIONS = Topic(
     12,
     key="applicant id",
     description="Eligibility decisions with their explanation, and entitlements released for payment.",
-    events=(DecisionMade, EntitlementReleased),
+    events=(DecisionMade, EntitlementReleased, PublicNoticeEnded, DecisionRevised),
 )
 PAYMENTS = Topic(
     "payments.payments.v1",

@@ -7,6 +7,7 @@ import pytest
 from eligibility import casebook
 from eligibility.domain.parameters import ParameterSet
 from eligibility.programmes import CATALOGUE
+from subsidy_contracts.programmes import PROGRAMME_TITLES
 
 PARAMS = ParameterSet.bundled()
 CASES = [case for path in casebook.bundled_paths() for case in casebook.load(path)]
@@ -27,11 +28,31 @@ def test_a_wrong_expectation_is_reported() -> None:
     wrong = casebook.Case(
         case.programme_id,
         case.name,
-        case.application,
-        case.on,
+        case.data,
         {**case.expect, "amount": "1.00", "conditions": {"NO_SUCH": True}},
         case.source,
     )
     failures = casebook.run(wrong, CATALOGUE, PARAMS).failures
     assert any("amount" in f for f in failures)
     assert any("NO_SUCH" in f for f in failures)
+
+
+def test_every_programme_has_a_title_in_the_contracts() -> None:
+    assert set(CATALOGUE.programmes()) <= set(PROGRAMME_TITLES)
+
+
+def test_every_rule_cites_its_document_and_article() -> None:
+    for pack in CATALOGUE.packs():
+        assert pack.legal_basis, pack.programme_id
+    for case in CASES:
+        evaluation = casebook.run(case, CATALOGUE, PARAMS).evaluation
+        for condition in evaluation.conditions if evaluation else ():
+            if condition.code in UNSOURCED:
+                continue
+            basis = condition.legal_basis
+            assert basis is not None, f"{case.source}: {condition.code} has no legal basis"
+            assert basis.document_number, condition.code
+            assert basis.article, condition.code
+
+
+UNSOURCED = {"PARAMETER_NOT_COVERED", "CALENDAR_NOT_COVERED"}  # operational, not rules

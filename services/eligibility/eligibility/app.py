@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 from subsidy_contracts.registration import ApplicationSubmitted, ApplicationWithdrawn
 from subsidy_contracts.topics import APPLICATIONS, DECISIONS
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
 
-from .decide import on_applications_submitted, on_applications_withdrawn
+from .api import router
+from .decide import local_date, on_applications_submitted, on_applications_withdrawn, release_due
 from .domain.parameters import ParameterSet
 from .programmes import CATALOGUE
 from .settings import EligibilitySettings
@@ -34,6 +38,20 @@ async def on_applications(tx: Transaction, events: list[ApplicationSubmitted | A
         await on_applications_withdrawn(tx, withdrawn)
 
 
-app = runtime.http_app([])
+@runtime.loop("public-notice-release")
+async def public_notice_release() -> None:
+    """Release decisions whose 公示 has ended without objection (checked every minute)."""
+    while True:
+        while True:
+            async with runtime.transaction() as tx:
+                released = await release_due(tx, local_date(datetime.now(UTC)))
+            if released == 0:
+                break
+        await asyncio.sleep(settings.public_notice_check_s)
+
+
+app = runtime.http_app([router])
 app.state.runtime = runtime
+app.state.catalogue = CATALOGUE
+app.state.parameters = PARAMETERS
 stream_app = runtime.stream_app

@@ -19,13 +19,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from subsidy_contracts.common import ApplicantKind, LegalBasis
-from subsidy_contracts.eligibility import Instalment, ScheduleKind
 from subsidy_contracts.facts import Graduation, InternshipCohort, InternshipRecord, UnemploymentRegistration
-from subsidy_contracts.registration import ApplicationSubmittedPayload
 
 from ..domain.parameters import ParameterSet
 from ..domain.rules import Amounts, Case, Explanation, RulePack, yuan
-from ..domain.workdays import CalendarNotCovered, workdays_between
+from ..domain.workdays import workdays_between
 
 DOC = "山西省人社厅等10部门《关于做好就业见习扩规模提质量相关工作的通知》（2022）"
 BASIS_PARTICIPANTS = LegalBasis(document_number=DOC, article="二、目标任务", title="见习对象")
@@ -37,10 +35,6 @@ BASE_RATE = Decimal("0.60")
 PREMIUM_SUBSIDY = Decimal("240.00")
 EARLY_CONTRACT_MONTHS = 3
 EARLY_CONTRACT_UNTIL = date(2022, 12, 31)
-
-
-def _age_on(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def _month_end(first: date) -> date:
@@ -70,22 +64,15 @@ def subsidy_rate(retention: Decimal | None) -> Decimal:
 
 
 def _target_group(case: Case, x: Explanation, record: InternshipRecord) -> None:
-    intern = case.application.beneficiary
-    x.check(
-        "INTERN_REGISTERED",
-        intern is not None,
-        "申请须指明见习人员",
-        "the application must name the intern",
-        basis=BASIS_PARTICIPANTS,
-    )
+    intern = case.beneficiary
     assert intern is not None
     start = record.agreement_start
-    age = _age_on(intern.birth_date, start)
-    grad = case.one(Graduation, intern.person_id)
+    age = intern.age_on(start)
+    grad = case.one(Graduation, intern.id)
     recent_graduate = grad is not None and start <= _add_years(grad.graduated_on, 2)
     unemployed = any(
         u.registered_on <= start and (u.ended_on is None or u.ended_on >= start)
-        for u in case.facts_of(UnemploymentRegistration, intern.person_id)
+        for u in case.facts_of(UnemploymentRegistration, intern.id)
     )
     youth = 16 <= age <= 24 and unemployed
     x.check(
@@ -122,9 +109,16 @@ def _month_counts(month_first: date, attended: int, record: InternshipRecord) ->
 
 
 def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
-    app = case.application
-    intern = app.beneficiary
-    record = case.one(InternshipRecord, intern.person_id if intern else None)
+    intern = case.beneficiary
+    x.check(
+        "INTERN_REGISTERED",
+        intern is not None and intern.birth_date is not None,
+        "申请须指明见习人员及其出生日期",
+        "the application must name the intern, with a birth date",
+        basis=BASIS_PARTICIPANTS,
+    )
+    assert intern is not None
+    record = case.one(InternshipRecord, intern.id)
     x.check(
         "INTERNSHIP_RECORD",
         record is not None,
@@ -133,10 +127,10 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
         basis=BASIS_SUBSIDY,
     )
     assert record is not None
-    host = app.applicant.enterprise
+    host = case.applicant
     x.check(
         "HOST_IS_APPLICANT",
-        host is not None and record.host_enterprise_id == host.enterprise_id,
+        record.host_enterprise_id == host.id,
         "见习记录中的见习单位须为申请单位",
         "the internship's host unit must be the applicant",
         values={"host_enterprise_id": record.host_enterprise_id},
@@ -170,7 +164,7 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
         values={"longest_run_days": record.absence_longest_run_days, "total_days": record.absence_total_days},
         basis=BASIS_ABSENCE,
     )
-    cohort = case.one(InternshipCohort, host.enterprise_id)
+    cohort = case.one(InternshipCohort, host.id)
     retention = retention_rate(cohort)
     rate = subsidy_rate(retention)
     x.check(
@@ -187,15 +181,7 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
     for month in sorted(record.months, key=lambda m: m.month):
         first = month.month.replace(day=1)
         minimum = x.parameter(params, "minimum_wage_monthly", first, region)
-        try:
-            counts, working = _month_counts(first, month.working_days, record)
-        except CalendarNotCovered as exc:
-            x.review(
-                "CALENDAR_NOT_COVERED",
-                f"{exc.day.isoformat()} 的法定工作日安排尚未发布或未录入，需人工核定",
-                str(exc),
-                values={"date": exc.day},
-            )
+        counts, working = _month_counts(first, month.working_days, record)  # an uncovered year: needs review
         x.check(
             f"ALLOWANCE_{first:%Y_%m}",
             month.allowance_paid >= minimum,
@@ -257,40 +243,34 @@ def rules(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
         basis=BASIS_SUBSIDY,
     )
     instalment_amount += PREMIUM_SUBSIDY
-    due = max(case.on, record.agreement_end)
-    return Amounts(
-        ScheduleKind.ONE_OFF,
-        (
-            Instalment(
-                number=1,
-                amount=yuan(instalment_amount),
-                due_on=due,
-                covers_from=record.agreement_start,
-                covers_to=record.agreement_end,
-            ),
-        ),
+    return Amounts.one_off(
+        instalment_amount, max(case.on, record.agreement_end), record.agreement_start, record.agreement_end
     )
 
 
-def _evaluation_date(app: ApplicationSubmittedPayload) -> date:
-    records = [f for f in app.facts if isinstance(f, InternshipRecord)]
+def _evaluation_date(case: Case) -> date:
+    """The internship's end: the rules and minimum wage of the period interned."""
+    records = case.facts_of(InternshipRecord)
     if records:
         return records[-1].agreement_end
-    return app.period.end if app.period else app.submitted_at.date()
+    return case.period.end if case.period else case.submitted_on
 
 
-PACK = RulePack(
-    programme_id="sx.internship-subsidy",
-    version="2022.1",
-    title_zh="山西省就业见习补贴",
-    title_en="Shanxi internship subsidy (host unit)",
-    jurisdiction="14",
-    effective_from=date(2022, 1, 1),
-    effective_to=None,
-    legal_basis=(BASIS_SUBSIDY, BASIS_ALLOWANCE, BASIS_PARTICIPANTS, BASIS_ABSENCE),
-    applicant_kinds=(ApplicantKind.ENTERPRISE, ApplicantKind.INSTITUTION),
-    facts_needed=("internship", "internship_cohort", "graduation", "unemployment_registration"),
-    fund_code="employment-subsidy-fund",
-    rules=rules,
-    evaluation_date=_evaluation_date,
+PACKS = (
+    RulePack(
+        programme_id="sx.internship-subsidy",
+        version="2022.1",
+        title_zh="山西省就业见习补贴",
+        title_en="Shanxi internship subsidy (host unit)",
+        jurisdiction="14",
+        effective_from=date(2022, 1, 1),
+        effective_to=None,
+        legal_basis=(BASIS_SUBSIDY, BASIS_ALLOWANCE, BASIS_PARTICIPANTS, BASIS_ABSENCE),
+        applicant_kinds=(ApplicantKind.ENTERPRISE, ApplicantKind.INSTITUTION),
+        facts_needed=("internship", "internship_cohort", "graduation", "unemployment_registration"),
+        fund_code="employment-subsidy-fund",
+        parameters=("minimum_wage_monthly",),
+        rules=rules,
+        evaluation_date=_evaluation_date,
+    ),
 )

@@ -1,0 +1,103 @@
+"""Evaluating without storing anything: shared by the dry-run endpoint, the command line and the casebooks,
+so all three give the same decision for the same input."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from subsidy_contracts.common import LegalBasis
+from subsidy_contracts.money import format_money
+
+from .domain.parameters import ParameterSet
+from .domain.rules import Case, Catalogue, Evaluation, evaluate
+from .inputs import EvaluationInput
+
+
+def evaluate_input(
+    catalogue: Catalogue, params: ParameterSet, programme_id: str, data: EvaluationInput, today: date
+) -> tuple[Case, Evaluation | None]:
+    """The case and its evaluation; None when no version of the programme is in force on the date."""
+    case = data.to_case(programme_id, today)
+    if data.on is None:
+        case = dataclasses.replace(case, on=catalogue.evaluation_date(case))
+    pack = catalogue.pack_for(programme_id, case.on, case.jurisdiction)
+    if pack is None:
+        return case, None
+    return case, evaluate(pack, case, params)
+
+
+def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Catalogue) -> dict[str, Any]:
+    """The decision as JSON-ready data (the command line prints one per line)."""
+    if evaluation is None:
+        known = catalogue.versions(case.programme_id)
+        return {
+            "programme_id": case.programme_id,
+            "evaluated_on": case.on.isoformat(),
+            "outcome": "ineligible",
+            "amount": "0.00",
+            "rule_pack": None,
+            "conditions": [
+                {
+                    "code": "PROGRAMME_IN_FORCE",
+                    "passed": False,
+                    "values": {
+                        "programme_id": case.programme_id,
+                        "date": case.on.isoformat(),
+                        "versions": ", ".join(f"{p.jurisdiction} {p.version}" for p in known) or "none",
+                    },
+                    "reason_zh": f"{case.on.isoformat()} 没有生效的 {case.programme_id} 政策"
+                    if known
+                    else f"未知项目 {case.programme_id}",
+                    "reason_en": f"no version of {case.programme_id} is in force on {case.on.isoformat()}"
+                    if known
+                    else f"unknown programme {case.programme_id}",
+                    "legal_basis": None,
+                }
+            ],
+            "legal_basis": [],
+        }
+    pack = evaluation.pack
+    amounts = evaluation.amounts if evaluation.outcome.value == "eligible" else None
+    return {
+        "programme_id": pack.programme_id,
+        "evaluated_on": evaluation.on.isoformat(),
+        "outcome": evaluation.outcome.value,
+        "amount": format_money(evaluation.total),
+        "schedule_kind": amounts.kind.value if amounts else None,
+        "instalments": [
+            {
+                "number": p.number,
+                "amount": format_money(p.amount),
+                "due_on": p.due_on.isoformat(),
+                "covers_from": p.covers_from.isoformat() if p.covers_from else None,
+                "covers_to": p.covers_to.isoformat() if p.covers_to else None,
+            }
+            for p in (amounts.instalments if amounts else ())
+        ],
+        "rule_pack": {"programme_id": pack.programme_id, "version": pack.version, "jurisdiction": pack.jurisdiction},
+        "fund_code": pack.fund_code,
+        "public_notice": {"days": pack.public_notice.days, "working_days": pack.public_notice.working_days}
+        if pack.public_notice and evaluation.outcome.value == "eligible"
+        else None,
+        "conditions": [
+            {
+                "code": c.code,
+                "passed": c.passed,
+                "values": c.values,
+                "reason_zh": c.reason_zh,
+                "reason_en": c.reason_en,
+                "legal_basis": _basis(c.legal_basis) if c.legal_basis else None,
+            }
+            for c in evaluation.conditions
+        ],
+        "legal_basis": [_basis(b) for b in pack.legal_basis],
+    }
+
+
+@lru_cache(maxsize=1024)
+def _basis(basis: LegalBasis) -> dict[str, Any]:
+    """Rule packs share a handful of legal-basis constants: dump each once."""
+    return basis.model_dump()
