@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from subsidy_contracts.eligibility import DecisionMade, EntitlementReleased
+from subsidy_contracts.eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from subsidy_contracts.notifications import MessageSent
 from subsidy_contracts.payments import PaymentInstructionCreated
 from subsidy_contracts.topics import APPLICATIONS, DECISIONS, MESSAGES, PAYMENTS
@@ -23,8 +23,12 @@ runtime = ServiceRuntime(
 runtime.produces(APPLICATIONS)
 
 
-@runtime.consumer(DECISIONS, events=[DecisionMade, EntitlementReleased], name="timeline-decisions")
-async def on_decisions(tx: Transaction, events: list[DecisionMade | EntitlementReleased]) -> None:
+@runtime.consumer(
+    DECISIONS, events=[DecisionMade, EntitlementReleased, PublicNoticeEnded, DecisionRevised], name="timeline-decisions"
+)
+async def on_decisions(
+    tx: Transaction, events: list[DecisionMade | EntitlementReleased | PublicNoticeEnded | DecisionRevised]
+) -> None:
     """Application status and timeline from eligibility decisions."""
     await apply_timeline(tx, list(events))
 

@@ -10,7 +10,14 @@ from typing import Any
 
 import orjson
 
-from subsidy_contracts.eligibility import DecisionMade, EntitlementReleased, Outcome
+from subsidy_contracts.eligibility import (
+    DecisionMade,
+    DecisionRevised,
+    EntitlementReleased,
+    Outcome,
+    PublicNoticeEnded,
+    PublicNoticeResult,
+)
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.notifications import MessageSent
 from subsidy_contracts.payments import PaymentInstructionCreated
@@ -22,6 +29,7 @@ STATUS_ORDER = [
     "submitted",
     "under_review",
     "public_notice",
+    "objected",
     "approved",
     "rejected",
     "released",
@@ -38,7 +46,7 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
     p: Any = event.payload
     if isinstance(event, DecisionMade):
         status = {
-            Outcome.ELIGIBLE: "public_notice" if p.public_notice_until else "approved",
+            Outcome.ELIGIBLE: "public_notice" if p.public_notice_days is not None else "approved",
             Outcome.INELIGIBLE: "rejected",
             Outcome.NEEDS_REVIEW: "under_review",
         }[p.outcome]
@@ -51,6 +59,24 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
             "outcome": p.outcome.value,
             "amount": str(p.amount),
             "rule_pack": p.rule_pack.model_dump(mode="json"),
+        }
+        return p.application_id, "decision", summary, status, detail
+    if isinstance(event, PublicNoticeEnded):
+        objected = p.result is PublicNoticeResult.OBJECTED
+        summary = (
+            "公示期内收到异议，转入复核 / objection raised, under review"
+            if objected
+            else "公示期满无异议 / public notice ended"
+        )
+        return p.application_id, "public_notice", summary, "objected" if objected else None, {"result": p.result.value}
+    if isinstance(event, DecisionRevised):
+        status = "approved" if p.outcome is Outcome.ELIGIBLE else "rejected"
+        summary = f"复核结果：{p.outcome.value}，金额 {p.amount} 元；{p.reason}"
+        detail = {
+            "decision_id": str(p.decision_id),
+            "outcome": p.outcome.value,
+            "amount": str(p.amount),
+            "reviewed_by": p.reviewed_by,
         }
         return p.application_id, "decision", summary, status, detail
     if isinstance(event, EntitlementReleased):
