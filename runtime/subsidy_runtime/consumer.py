@@ -346,7 +346,14 @@ class EventConsumer(Generic[E]):
                 event_type=d.event.event_type if d.event else None,
             )
         )
-        log.warning("event deferred to the retry topic", consumer=self.name, attempt=d.attempt, reason=reason)
+        log.warning(
+            "event deferred to the retry topic",
+            consumer=self.name,
+            attempt=d.attempt,
+            reason=reason,
+            correlation_id=d.headers.get("correlation_id"),
+            event_id=d.headers.get("event_id"),
+        )
 
     async def _stage_dead_letters(self, tx: Transaction, pending: list["_DeadLetterCause"]) -> None:
         """Record each dead letter locally and publish it to the dead-letter topic, in the same transaction."""
@@ -386,6 +393,7 @@ class EventConsumer(Generic[E]):
             self.runtime.metrics.events_failed.labels(self.name, "dead_letter").inc()
             log.error(
                 "record dead-lettered",
+                correlation_id=d.headers.get("correlation_id"),
                 consumer=self.name,
                 failure=failure.value,
                 reason=reason[:300],
