@@ -319,13 +319,14 @@ class Evaluation:
 
 
 def _exclusivity(pack: RulePack, case: Case, x: Explanation) -> None:
-    person = case.person
-    if not pack.exclusive_with or person is None:
+    """No overlapping grant of an exclusive programme to the same subject (the person, else the applicant)."""
+    if not pack.exclusive_with:
         return
+    subject = case.person or case.applicant
     period = case.period
     clashes = [
         g
-        for g in case.grants(pack.exclusive_with, person.id)
+        for g in case.grants(pack.exclusive_with, subject.id)
         if g.overlaps(period.start if period else None, period.end if period else None)
     ]
     x.check(
