@@ -271,6 +271,7 @@ service_env() {  # prints KEY=VALUE lines for one service
   echo "HTTP_HOST=127.0.0.1"
   echo "HTTP_PORT=$(service_http_port "$svc")"
   echo "LOG_LEVEL=${LOG_LEVEL:-info}"
+  echo "INTEGRATIONS_FILE=${INTEGRATIONS_FILE:-$HERE/integrations.yaml}"
   if [ "$svc" = "notifications" ]; then
     echo "SMS_GATEWAY_URL=http://127.0.0.1:$SMS_GATEWAY_PORT"
   fi

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -33,13 +34,14 @@ from subsidy_contracts.deadletter import DeadLetter
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import Topic, dead_letter_topic, retry_topic
 
+from .auth import IntegrationRegistry, RateLimiter
 from .consumer import EventConsumer, Handler, RetryRouter, event_union
 from .db import create_pool
 from .logging import configure_logging, get_logger
 from .metrics import ServiceMetrics
 from .migrations import load_migrations, migrate
 from .outbox import OutboxRecord, OutboxRelay, Transaction
-from .problems import install_problem_handlers
+from .problems import Problem, install_problem_handlers
 from .settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -81,6 +83,10 @@ class ServiceRuntime:
         self.consumers: dict[str, EventConsumer[Any]] = {}
         self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self.integrations: IntegrationRegistry | None = (
+            IntegrationRegistry.from_file(settings.integrations_file) if settings.integrations_file else None
+        )
+        self.rate_limiter = RateLimiter()
         self._pool: asyncpg.Pool | None = None
         self._relay: OutboxRelay | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -281,6 +287,7 @@ class ServiceRuntime:
         install_problem_handlers(app)
         metrics = self.metrics
 
+        app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_body_bytes)
         app.add_middleware(RequestContextMiddleware, service=self.settings.service_name, metrics=metrics)
 
         @app.get("/healthz", include_in_schema=False)
@@ -342,6 +349,57 @@ class RequestContextMiddleware:
             method = scope["method"]
             self.metrics.http_requests.labels(method, route, f"{status // 100}xx").inc()
             self.metrics.http_seconds.labels(method, route).observe(time.perf_counter() - started)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies above a limit with 413 problem+json, by Content-Length or while reading a stream."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = Problem(
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"the body exceeds {self.max_bytes} bytes",
+            f"请求体超过 {self.max_bytes} 字节",
+        )
+        response = JSONResponse(
+            problem.body(scope.get("path")).model_dump(mode="json", exclude_none=True),
+            status_code=413,
+            media_type="application/problem+json",
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 def _new_correlation_id() -> str:

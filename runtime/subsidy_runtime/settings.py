@@ -31,6 +31,11 @@ class ServiceSettings(BaseSettings):
     retry_max_attempts: int = Field(default=6, description="Attempts through the retry topic before dead-lettering.")
     retry_base_delay_s: float = Field(default=1.0, description="First retry delay; doubles per attempt.")
 
+    integrations_file: str | None = Field(
+        default=None, description="YAML file of the integrations allowed to call the API (key ids, secrets, scope)."
+    )
+    max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies are refused with 413.")
+
     outbox_batch_size: int = 2000
     outbox_poll_interval_s: float = Field(default=0.5, description="Fallback poll when no NOTIFY arrives.")
     kafka_linger_ms: int = 5

@@ -7,12 +7,18 @@ request here, which would make the client, not the platform, the bottleneck of d
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+
+from subsidy_runtime.auth import IntegrationRegistry, signed_headers
+
+LOCAL_INTEGRATIONS = Path(__file__).resolve().parents[1] / "integrations.yaml"
 
 
 class ApiError(Exception):
@@ -32,7 +38,9 @@ class Response:
         return orjson.loads(self.body) if self.body else None
 
 
-class RegistrationClient:
+class ApiClient:
+    """Signs every request with the integration's key (see subsidy_runtime.auth for the scheme)."""
+
     def __init__(
         self,
         base_url: str,
@@ -40,9 +48,13 @@ class RegistrationClient:
         *,
         timeout_s: float = 60.0,
         max_connections: int = 64,
+        integrations_file: Path = LOCAL_INTEGRATIONS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.integration_id = integration_id
+        integration = next(i for i in IntegrationRegistry.from_file(integrations_file) if i.id == integration_id)
+        self.key_id = integration.key_id
+        self._secret = integration.secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -66,11 +78,15 @@ class RegistrationClient:
     ) -> Response:
         """Send one request; connection failures are retried, which is safe: reads are idempotent, and writes
         carry an Idempotency-Key or a natural key (ID number, credit code) the server de-duplicates on."""
-        h = {"X-Integration-Id": self.integration_id, **(headers or {})}
         data = orjson.dumps(body) if body is not None else None
-        if data is not None:
-            h["Content-Type"] = "application/json"
         for attempt in range(4):
+            # A fresh nonce and timestamp per attempt: a retried request is a new request to the server.
+            h = {
+                **signed_headers(self.key_id, self._secret, method, path, data or b"", nonce=secrets.token_urlsafe(16)),
+                **(headers or {}),
+            }
+            if data is not None:
+                h["Content-Type"] = "application/json"
             try:
                 async with self._http().request(method, self.base_url + path, data=data, headers=h) as r:
                     return Response(r.status, dict(r.headers), await r.read())
@@ -86,6 +102,8 @@ class RegistrationClient:
             raise ApiError(response.status, response.json())
         return response.json()
 
+
+class RegistrationClient(ApiClient):
     async def register_person(self, **fields: Any) -> Any:
         return await self.call("POST", "/v1/persons", fields)
 

@@ -65,7 +65,8 @@ async def main(n: int, seed: int) -> int:
     print(f"pipeline complete           {'yes' if done else 'NO (timed out)'} in {elapsed:.1f} s")
     print()
     print(
-        f"One application: {reg_url}/v1/applications/{sample['application_id']}  (header X-Integration-Id: {client.integration_id})"
+        f"One application: {reg_url}/v1/applications/{sample['application_id']}"
+        f"  (requests signed as {client.integration_id}; keys in deploy/local/integrations.yaml)"
     )
     print(f"  status {sample['status']}, timeline: " + " → ".join(e["kind"] for e in sample["timeline"]))
     print("Metrics (Prometheus text format):")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from subsidy_contracts.eligibility import (
@@ -23,6 +23,7 @@ from subsidy_contracts.eligibility import (
     PublicNoticeResult,
 )
 from subsidy_contracts.registration import ApplicationSubmittedPayload
+from subsidy_runtime.auth import requires
 from subsidy_runtime.masking import mask_value
 from subsidy_runtime.problems import Problem
 from subsidy_runtime.service import ServiceRuntime
@@ -34,6 +35,9 @@ from .evaluate import decision_document, evaluate_input
 from .inputs import EvaluationInput
 
 router = APIRouter(prefix="/v1")
+AnyReader = Depends(requires("auditor", "caseworker", "integration"))
+Caseworker = Depends(requires("caseworker"))
+Objector = Depends(requires("caseworker", "integration"))
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -47,7 +51,9 @@ def _catalogue(request: Request) -> tuple[Catalogue, ParameterSet]:
     return catalogue, params
 
 
-@router.post("/evaluate", tags=["dry run"], summary="Evaluate one facts object; nothing is stored")
+@router.post(
+    "/evaluate", tags=["dry run"], summary="Evaluate one facts object; nothing is stored", dependencies=[AnyReader]
+)
 async def dry_run(
     body: dict[str, Any],
     request: Request,
@@ -64,7 +70,12 @@ async def dry_run(
     return decision_document(case, evaluation, catalogue)
 
 
-@router.get("/programmes", tags=["catalogue"], summary="Every programme, with its versions per jurisdiction")
+@router.get(
+    "/programmes",
+    tags=["catalogue"],
+    summary="Every programme, with its versions per jurisdiction",
+    dependencies=[AnyReader],
+)
 async def programmes(request: Request) -> list[dict[str, Any]]:
     catalogue, _ = _catalogue(request)
     return [
@@ -115,7 +126,10 @@ def _decision_out(r: Any) -> dict[str, Any]:
 
 
 @router.get(
-    "/decisions/{decision_id}", tags=["decisions"], summary="A decision with its explanation and input snapshot"
+    "/decisions/{decision_id}",
+    tags=["decisions"],
+    summary="A decision with its explanation and input snapshot",
+    dependencies=[Depends(requires("auditor", "caseworker"))],
 )
 async def get_decision(decision_id: uuid.UUID, request: Request) -> dict[str, Any]:
     async with _runtime(request).pool.acquire() as conn:
@@ -125,7 +139,12 @@ async def get_decision(decision_id: uuid.UUID, request: Request) -> dict[str, An
     return _decision_out(row)
 
 
-@router.get("/decisions", tags=["decisions"], summary="Decisions by application or by status (review queue)")
+@router.get(
+    "/decisions",
+    tags=["decisions"],
+    summary="Decisions by application or by status (review queue)",
+    dependencies=[Depends(requires("auditor", "caseworker"))],
+)
 async def list_decisions(
     request: Request,
     application_id: uuid.UUID | None = None,
@@ -157,6 +176,7 @@ class ObjectionIn(BaseModel):
     status_code=201,
     tags=["decisions"],
     summary="Object during 公示: the decision is held and goes to review",
+    dependencies=[Objector],
 )
 async def object_to(decision_id: uuid.UUID, body: ObjectionIn, request: Request) -> dict[str, Any]:
     runtime = _runtime(request)
@@ -213,6 +233,7 @@ class ReviewIn(BaseModel):
     "/decisions/{decision_id}/review",
     tags=["decisions"],
     summary="A caseworker decides a case the rules sent to review or an objection reopened",
+    dependencies=[Caseworker],
 )
 async def review(decision_id: uuid.UUID, body: ReviewIn, request: Request) -> dict[str, Any]:
     if body.outcome is Outcome.NEEDS_REVIEW:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from subsidy_contracts.common import Period
+from subsidy_runtime.auth import Integration
 from subsidy_runtime.db import Connection
 
 from .api.schemas import ApplicationOut, ApplicationPage, TimelineEntry
@@ -33,9 +34,16 @@ def _application_out(row: Any, timeline: list[TimelineEntry]) -> ApplicationOut:
     )
 
 
-async def get_application(conn: Connection, application_id: uuid.UUID, integration_id: str) -> ApplicationOut:
+VISIBLE = "(integration_id = {0} OR jurisdiction LIKE {1} || '%')"
+"""An application is visible to the integration that submitted it and to those whose jurisdiction covers it."""
+
+
+async def get_application(conn: Connection, application_id: uuid.UUID, caller: Integration) -> ApplicationOut:
     row = await conn.fetchrow(
-        "SELECT * FROM applications WHERE id = $1 AND integration_id = $2", application_id, integration_id
+        f"SELECT * FROM applications WHERE id = $1 AND {VISIBLE.format('$2', '$3')}",
+        application_id,
+        caller.id,
+        caller.jurisdiction,
     )
     if row is None:
         raise NotFound("application", str(application_id))
@@ -61,7 +69,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 async def list_applications(
     conn: Connection,
-    integration_id: str,
+    caller: Integration,
     *,
     limit: int,
     cursor: str | None,
@@ -72,17 +80,18 @@ async def list_applications(
     after_at, after_id = _decode_cursor(cursor) if cursor else (None, None)
     rows = await conn.fetch(
         """SELECT * FROM applications
-           WHERE integration_id = $1
+           WHERE (integration_id = $1 OR jurisdiction LIKE $7 || '%')
              AND ($2::timestamptz IS NULL OR (submitted_at, id) < ($2, $3))
              AND ($4::text IS NULL OR status = $4)
              AND ($5::text IS NULL OR programme_id = $5)
            ORDER BY submitted_at DESC, id DESC LIMIT $6""",
-        integration_id,
+        caller.id,
         after_at,
         after_id,
         status,
         programme_id,
         limit + 1,
+        caller.jurisdiction,
     )
     items = [_application_out(r, []) for r in rows[:limit]]
     next_cursor = _encode_cursor(rows[limit - 1]["submitted_at"], rows[limit - 1]["id"]) if len(rows) > limit else None

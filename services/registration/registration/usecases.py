@@ -30,11 +30,14 @@ from subsidy_contracts.registration import (
     ApplicationWithdrawn,
     ApplicationWithdrawnPayload,
 )
+from subsidy_runtime.auth import Integration
 from subsidy_runtime.masking import mask_account, mask_mobile
 from subsidy_runtime.outbox import Transaction
 
 from .api.schemas import (
     ApplicationIn,
+    AttachmentIn,
+    AttachmentOut,
     EnterpriseIn,
     EnterpriseOut,
     PayeeAccountIn,
@@ -53,7 +56,7 @@ def _mask_id(number: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- persons
-async def register_person(tx: Transaction, body: PersonIn, integration_id: str) -> PersonOut:
+async def register_person(tx: Transaction, body: PersonIn, caller: Integration) -> PersonOut:
     resident = identity.parse_resident_id(body.id_number)
     identity.check_birth_consistent(resident, body.birth_date)
     identity.check_region_code(body.region_code)
@@ -76,7 +79,7 @@ async def register_person(tx: Transaction, body: PersonIn, integration_id: str) 
         body.email,
         body.guardian_name,
         body.guardian_mobile,
-        integration_id,
+        caller.id,
     )
     created = row is not None
     existing = await tx.conn.fetchrow("SELECT * FROM persons WHERE id_number = $1", resident.number)
@@ -85,9 +88,23 @@ async def register_person(tx: Transaction, body: PersonIn, integration_id: str) 
         raise Conflict(
             "该居民身份号码已登记，姓名不一致",
             "this resident ID is registered under another name",
-            existing=f"/v1/persons/{existing['id']}",
         )
+    # Registering someone already known links them to this integration too (it now may see them).
+    await tx.conn.execute(
+        "INSERT INTO person_links (person_id, integration_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        existing["id"],
+        caller.id,
+    )
     return _person_out(existing, created)
+
+
+def visible(table: str, alias: str, caller_param: int) -> str:
+    """SQL: the row is linked to the caller (param n) or in its jurisdiction (param n+1)."""
+    link, key = ("person_links", "person_id") if table == "persons" else ("enterprise_links", "enterprise_id")
+    return (
+        f"(EXISTS (SELECT 1 FROM {link} l WHERE l.{key} = {alias}.id AND l.integration_id = ${caller_param})"
+        f" OR {alias}.region_code LIKE ${caller_param + 1} || '%')"
+    )
 
 
 def _person_out(row: Any, created: bool) -> PersonOut:
@@ -103,15 +120,32 @@ def _person_out(row: Any, created: bool) -> PersonOut:
     )
 
 
-async def get_person(tx: Transaction, person_id: uuid.UUID) -> PersonOut:
-    row = await tx.conn.fetchrow("SELECT * FROM persons WHERE id = $1", person_id)
+async def get_person(tx: Transaction, person_id: uuid.UUID, caller: Integration) -> PersonOut:
+    row = await tx.conn.fetchrow(
+        f"SELECT * FROM persons p WHERE p.id = $1 AND {visible('persons', 'p', 2)}",
+        person_id,
+        caller.id,
+        caller.jurisdiction,
+    )
     if row is None:
         raise NotFound("person", str(person_id))
     return _person_out(row, False)
 
 
 # ------------------------------------------------------------------------------------------- enterprises
-async def register_enterprise(tx: Transaction, body: EnterpriseIn, integration_id: str) -> EnterpriseOut:
+async def get_enterprise_row(tx: Transaction, enterprise_id: uuid.UUID, caller: Integration) -> Any:
+    row = await tx.conn.fetchrow(
+        f"SELECT * FROM enterprises e WHERE e.id = $1 AND {visible('enterprises', 'e', 2)}",
+        enterprise_id,
+        caller.id,
+        caller.jurisdiction,
+    )
+    if row is None:
+        raise NotFound("enterprise", str(enterprise_id))
+    return row
+
+
+async def register_enterprise(tx: Transaction, body: EnterpriseIn, caller: Integration) -> EnterpriseOut:
     code = identity.check_credit_code(body.credit_code)
     identity.check_region_code(body.region_code)
     identity.check_mobile(body.contact_mobile, "contact_mobile")
@@ -128,16 +162,17 @@ async def register_enterprise(tx: Transaction, body: EnterpriseIn, integration_i
         body.contact_name,
         body.contact_mobile,
         body.contact_email,
-        integration_id,
+        caller.id,
     )
     existing = await tx.conn.fetchrow("SELECT * FROM enterprises WHERE credit_code = $1", code)
     assert existing is not None
     if row is None and existing["name"] != body.name:
-        raise Conflict(
-            "该统一社会信用代码已登记，名称不一致",
-            "this credit code is registered under another name",
-            existing=f"/v1/enterprises/{existing['id']}",
-        )
+        raise Conflict("该统一社会信用代码已登记，名称不一致", "this credit code is registered under another name")
+    await tx.conn.execute(
+        "INSERT INTO enterprise_links (enterprise_id, integration_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        existing["id"],
+        caller.id,
+    )
     return EnterpriseOut(
         enterprise_id=existing["id"],
         credit_code=existing["credit_code"],
@@ -149,11 +184,16 @@ async def register_enterprise(tx: Transaction, body: EnterpriseIn, integration_i
 
 
 # ----------------------------------------------------------------------------------------------- accounts
-async def register_payee_account(tx: Transaction, body: PayeeAccountIn, integration_id: str) -> PayeeAccountOut:
+async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: Integration) -> PayeeAccountOut:
     identity.check_bank_code(body.bank_code)
     if body.kind is AccountKind.SOCIAL_SECURITY_CARD:
         number = identity.check_card_number(body.account_number)
-        owner = await tx.conn.fetchrow("SELECT name FROM persons WHERE id = $1", body.owner_id)
+        owner = await tx.conn.fetchrow(
+            f"SELECT name FROM persons p WHERE p.id = $1 AND {visible('persons', 'p', 2)}",
+            body.owner_id,
+            caller.id,
+            caller.jurisdiction,
+        )
         if owner is None:
             raise InvalidField(
                 "owner_id",
@@ -162,7 +202,12 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, integrat
             )
     else:
         number = identity.check_enterprise_account(body.account_number)
-        owner = await tx.conn.fetchrow("SELECT name FROM enterprises WHERE id = $1", body.owner_id)
+        owner = await tx.conn.fetchrow(
+            f"SELECT name FROM enterprises e WHERE e.id = $1 AND {visible('enterprises', 'e', 2)}",
+            body.owner_id,
+            caller.id,
+            caller.jurisdiction,
+        )
         if owner is None:
             raise InvalidField(
                 "owner_id",
@@ -184,7 +229,7 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, integrat
         body.holder_name,
         body.bank_code,
         body.bank_name,
-        integration_id,
+        caller.id,
     )
     existing = await tx.conn.fetchrow(
         "SELECT * FROM payee_accounts WHERE owner_id = $1 AND kind = $2 AND account_number = $3",
@@ -257,13 +302,14 @@ async def submit_application(
     tx: Transaction,
     body: ApplicationIn,
     *,
-    integration_id: str,
+    caller: Integration,
     idempotency_key: str | None,
     correlation_id: uuid.UUID,
     now: datetime | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """Store the application and publish application-submitted. Returns (id, created)."""
     digest = request_hash(body)
+    integration_id = caller.id
     previous = await find_by_idempotency(tx, integration_id, idempotency_key, body.source_reference)
     if previous is not None:
         if previous["request_hash"] != digest:
@@ -276,10 +322,13 @@ async def submit_application(
     now = now or datetime.now(UTC)
     conn = tx.conn
     # Lock the applicant first: serialises this applicant's submissions (duplicate check, event order).
-    if body.applicant.kind is ApplicantKind.PERSON:
-        applicant_row = await conn.fetchrow("SELECT * FROM persons WHERE id = $1 FOR UPDATE", body.applicant.id)
-    else:
-        applicant_row = await conn.fetchrow("SELECT * FROM enterprises WHERE id = $1 FOR UPDATE", body.applicant.id)
+    table = "persons" if body.applicant.kind is ApplicantKind.PERSON else "enterprises"
+    applicant_row = await conn.fetchrow(
+        f"SELECT * FROM {table} a WHERE a.id = $1 AND {visible(table, 'a', 2)} FOR UPDATE",
+        body.applicant.id,
+        caller.id,
+        caller.jurisdiction,
+    )
     if applicant_row is None:
         raise InvalidField("applicant.id", "申请人未登记", "the applicant is not registered")
     if body.period is not None and body.period.end < body.period.start:
@@ -297,7 +346,7 @@ async def submit_application(
     )
     # Everything else the application needs, in one round trip.
     context = await conn.fetchrow(
-        """SELECT (SELECT row_to_json(p) FROM persons p WHERE p.id = $1) AS beneficiary,
+        f"""SELECT (SELECT row_to_json(p) FROM persons p WHERE p.id = $1 AND {visible("persons", "p", 5)}) AS beneficiary,
                   (SELECT row_to_json(a) FROM payee_accounts a WHERE a.id = $2) AS account,
                   (SELECT id FROM applications WHERE dedup_key = $3 AND status <> 'withdrawn') AS duplicate,
                   (SELECT coalesce(json_agg(payload ORDER BY recorded_at, id), '[]'::json)
@@ -306,6 +355,8 @@ async def submit_application(
         body.payee_account_id,
         dedup_key,
         subjects,
+        caller.id,
+        caller.jurisdiction,
     )
     assert context is not None
     beneficiary_row = context["beneficiary"]
@@ -486,6 +537,7 @@ def _contacts(body: ApplicationIn, applicant: Any, beneficiary: Any) -> list[Con
 async def withdraw_application(
     tx: Transaction, application_id: uuid.UUID, reason: str, integration_id: str, correlation_id: uuid.UUID
 ) -> None:
+    """Only the integration that submitted an application may withdraw it."""
     row = await tx.conn.fetchrow(
         "SELECT * FROM applications WHERE id = $1 AND integration_id = $2 FOR UPDATE", application_id, integration_id
     )
@@ -515,4 +567,36 @@ async def withdraw_application(
         event.event_id,
         now,
         f"申请已撤回 / withdrawn: {reason}",
+    )
+
+
+async def add_attachment(
+    tx: Transaction, application_id: uuid.UUID, body: AttachmentIn, integration_id: str
+) -> AttachmentOut:
+    row = await tx.conn.fetchrow(
+        """INSERT INTO attachments (id, application_id, kind, file_name, content_type, size_bytes, sha256, storage_uri,
+                                    added_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (application_id, sha256) DO NOTHING RETURNING id""",
+        uuid.uuid4(),
+        application_id,
+        body.kind,
+        body.file_name,
+        body.content_type,
+        body.size_bytes,
+        body.sha256,
+        body.storage_uri,
+        integration_id,
+    )
+    existing = await tx.conn.fetchrow(
+        "SELECT * FROM attachments WHERE application_id = $1 AND sha256 = $2", application_id, body.sha256
+    )
+    assert existing is not None
+    return AttachmentOut(
+        attachment_id=existing["id"],
+        application_id=application_id,
+        kind=existing["kind"],
+        file_name=existing["file_name"],
+        sha256=existing["sha256"],
+        created=row is not None,
     )

@@ -1,31 +1,17 @@
-"""Who is calling: each provincial or city integration is identified, and sees only its own records."""
+"""Who is calling (a signed-in integration), and what it may see: the records it submitted, and records
+within its jurisdiction (province → city → county)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Depends
 
-from subsidy_runtime.problems import Problem
+from subsidy_runtime.auth import Integration, requires
 
-
-@dataclass(frozen=True)
-class Caller:
-    integration_id: str
+Caller = Integration
+CallerDep = Annotated[Integration, Depends(requires("integration"))]
 
 
-async def authenticate(
-    integration_id: Annotated[
-        str | None, Header(alias="X-Integration-Id", max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*$")
-    ] = None,
-) -> Caller:
-    if not integration_id:
-        raise Problem(
-            401,
-            "unauthenticated",
-            "Authentication required",
-            "the X-Integration-Id header is required",
-            "缺少接入方标识",
-        )
-    return Caller(integration_id=integration_id)
+def can_see(caller: Integration, *, created_by: str, region_code: str | None) -> bool:
+    return created_by == caller.id or caller.covers(region_code)

@@ -1,4 +1,7 @@
-"""HTTP routes of the registration API: thin adapters from requests to use cases."""
+"""HTTP routes of the registration API: thin adapters from signed requests to use cases.
+
+Every write appends an audit row (integration, request id, action, entity) in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,23 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
+from subsidy_runtime.audit import audit
+from subsidy_runtime.auth import Integration
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.problems import FieldError, Problem, validation_problem
 from subsidy_runtime.service import ServiceRuntime
 
 from .. import queries, usecases
 from ..domain.errors import Conflict, DuplicateApplication, InvalidField, NotFound
-from .auth import Caller, authenticate
+from .auth import CallerDep
 from .schemas import (
     ApplicationIn,
     ApplicationOut,
     ApplicationPage,
+    AttachmentIn,
+    AttachmentOut,
     EnterpriseIn,
     EnterpriseOut,
     FactsIn,
@@ -32,7 +39,6 @@ from .schemas import (
 
 T = TypeVar("T")
 router = APIRouter(prefix="/v1")
-CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -50,7 +56,9 @@ async def _in_transaction(request: Request, work: Callable[[Transaction], Awaita
             [FieldError(field=exc.field, reason=exc.reason_en, reason_zh=exc.reason_zh, code="invalid")]
         ) from exc
     except NotFound as exc:
-        raise Problem(404, "not-found", "Not found", f"{exc.what} {exc.ident} not found", "资源不存在") from exc
+        raise Problem(
+            404, "not-found", "Not found", f"{exc.what} {exc.ident} not found", "资源不存在或无权访问"
+        ) from exc
     except DuplicateApplication as exc:
         raise Problem(
             409,
@@ -64,6 +72,19 @@ async def _in_transaction(request: Request, work: Callable[[Transaction], Awaita
         raise Problem(409, "conflict", "Conflict", exc.reason_en, exc.reason_zh, existing=exc.existing) from exc
 
 
+async def _audit(
+    tx: Transaction, request: Request, caller: Integration, action: str, entity: str, entity_id: object
+) -> None:
+    await audit(
+        tx.conn,
+        integration_id=caller.id,
+        request_id=request.state.correlation_id,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id) if entity_id is not None else None,
+    )
+
+
 @router.post(
     "/persons",
     status_code=201,
@@ -72,7 +93,12 @@ async def _in_transaction(request: Request, work: Callable[[Transaction], Awaita
     summary="Register a person (deduplicated on the resident ID number)",
 )
 async def register_person(body: PersonIn, request: Request, response: Response, caller: CallerDep) -> PersonOut:
-    out = await _in_transaction(request, lambda tx: usecases.register_person(tx, body, caller.integration_id))
+    async def work(tx: Transaction) -> PersonOut:
+        out = await usecases.register_person(tx, body, caller)
+        await _audit(tx, request, caller, "person.register", "person", out.person_id)
+        return out
+
+    out = await _in_transaction(request, work)
     if not out.created:
         response.status_code = 200
     return out
@@ -80,14 +106,16 @@ async def register_person(body: PersonIn, request: Request, response: Response, 
 
 @router.get("/persons/{person_id}", response_model=PersonOut, tags=["persons"])
 async def get_person(person_id: uuid.UUID, request: Request, caller: CallerDep) -> PersonOut:
-    return await _in_transaction(request, lambda tx: usecases.get_person(tx, person_id))
+    return await _in_transaction(request, lambda tx: usecases.get_person(tx, person_id, caller))
 
 
 @router.post("/persons/{person_id}/facts", status_code=201, response_model=FactsOut, tags=["facts"])
 async def record_person_facts(person_id: uuid.UUID, body: FactsIn, request: Request, caller: CallerDep) -> FactsOut:
     async def work(tx: Transaction) -> FactsOut:
-        await usecases.get_person(tx, person_id)
-        return FactsOut(recorded=await usecases.record_facts(tx, person_id, body.facts, caller.integration_id))
+        await usecases.get_person(tx, person_id, caller)
+        recorded = await usecases.record_facts(tx, person_id, body.facts, caller.id)
+        await _audit(tx, request, caller, "facts.record", "person", person_id)
+        return FactsOut(recorded=recorded)
 
     return await _in_transaction(request, work)
 
@@ -102,7 +130,12 @@ async def record_person_facts(person_id: uuid.UUID, body: FactsIn, request: Requ
 async def register_enterprise(
     body: EnterpriseIn, request: Request, response: Response, caller: CallerDep
 ) -> EnterpriseOut:
-    out = await _in_transaction(request, lambda tx: usecases.register_enterprise(tx, body, caller.integration_id))
+    async def work(tx: Transaction) -> EnterpriseOut:
+        out = await usecases.register_enterprise(tx, body, caller)
+        await _audit(tx, request, caller, "enterprise.register", "enterprise", out.enterprise_id)
+        return out
+
+    out = await _in_transaction(request, work)
     if not out.created:
         response.status_code = 200
     return out
@@ -112,11 +145,13 @@ async def register_enterprise(
 async def record_enterprise_facts(
     enterprise_id: uuid.UUID, body: FactsIn, request: Request, caller: CallerDep
 ) -> FactsOut:
-    return await _in_transaction(request, lambda tx: _record_facts(tx, enterprise_id, body, caller.integration_id))
+    async def work(tx: Transaction) -> FactsOut:
+        await usecases.get_enterprise_row(tx, enterprise_id, caller)
+        recorded = await usecases.record_facts(tx, enterprise_id, body.facts, caller.id)
+        await _audit(tx, request, caller, "facts.record", "enterprise", enterprise_id)
+        return FactsOut(recorded=recorded)
 
-
-async def _record_facts(tx: Transaction, subject_id: uuid.UUID, body: FactsIn, integration_id: str) -> FactsOut:
-    return FactsOut(recorded=await usecases.record_facts(tx, subject_id, body.facts, integration_id))
+    return await _in_transaction(request, work)
 
 
 @router.post(
@@ -129,7 +164,12 @@ async def _record_facts(tx: Transaction, subject_id: uuid.UUID, body: FactsIn, i
 async def register_payee_account(
     body: PayeeAccountIn, request: Request, response: Response, caller: CallerDep
 ) -> PayeeAccountOut:
-    out = await _in_transaction(request, lambda tx: usecases.register_payee_account(tx, body, caller.integration_id))
+    async def work(tx: Transaction) -> PayeeAccountOut:
+        out = await usecases.register_payee_account(tx, body, caller)
+        await _audit(tx, request, caller, "payee_account.register", "payee_account", out.account_id)
+        return out
+
+    out = await _in_transaction(request, work)
     if not out.created:
         response.status_code = 200
     return out
@@ -147,21 +187,21 @@ async def submit_application(
     request: Request,
     response: Response,
     caller: CallerDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
 ) -> ApplicationOut:
-    correlation_id = uuid.UUID(request.state.correlation_id) if _is_uuid(request.state.correlation_id) else uuid.uuid4()
+    correlation_id = _uuid_or_new(request.state.correlation_id)
 
     async def work(tx: Transaction) -> ApplicationOut:
         app_id, created = await usecases.submit_application(
-            tx,
-            body,
-            integration_id=caller.integration_id,
-            idempotency_key=idempotency_key,
-            correlation_id=correlation_id,
+            tx, body, caller=caller, idempotency_key=idempotency_key, correlation_id=correlation_id
         )
-        if not created:
+        if created:
+            await _audit(tx, request, caller, "application.submit", "application", app_id)
+        else:
             response.status_code = 200
-        return await queries.get_application(tx.conn, app_id, caller.integration_id)
+        return await queries.get_application(tx.conn, app_id, caller)
 
     out = await _in_transaction(request, work)
     response.headers["Location"] = f"/v1/applications/{out.application_id}"
@@ -175,12 +215,15 @@ async def submit_application(
     summary="Status of an application with its timeline",
 )
 async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> ApplicationOut:
-    return await _in_transaction(
-        request, lambda tx: queries.get_application(tx.conn, application_id, caller.integration_id)
-    )
+    return await _in_transaction(request, lambda tx: queries.get_application(tx.conn, application_id, caller))
 
 
-@router.get("/applications", response_model=ApplicationPage, tags=["applications"])
+@router.get(
+    "/applications",
+    response_model=ApplicationPage,
+    tags=["applications"],
+    summary="Applications the caller submitted or whose jurisdiction it covers, newest first",
+)
 async def list_applications(
     request: Request,
     caller: CallerDep,
@@ -192,7 +235,7 @@ async def list_applications(
     return await _in_transaction(
         request,
         lambda tx: queries.list_applications(
-            tx.conn, caller.integration_id, limit=limit, cursor=cursor, status=status, programme_id=programme_id
+            tx.conn, caller, limit=limit, cursor=cursor, status=status, programme_id=programme_id
         ),
     )
 
@@ -202,15 +245,34 @@ async def withdraw_application(
     application_id: uuid.UUID, body: WithdrawIn, request: Request, caller: CallerDep
 ) -> ApplicationOut:
     async def work(tx: Transaction) -> ApplicationOut:
-        await usecases.withdraw_application(tx, application_id, body.reason, caller.integration_id, uuid.uuid4())
-        return await queries.get_application(tx.conn, application_id, caller.integration_id)
+        await usecases.withdraw_application(tx, application_id, body.reason, caller.id, uuid.uuid4())
+        await _audit(tx, request, caller, "application.withdraw", "application", application_id)
+        return await queries.get_application(tx.conn, application_id, caller)
 
     return await _in_transaction(request, work)
 
 
-def _is_uuid(value: str) -> bool:
+@router.post(
+    "/applications/{application_id}/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    tags=["applications"],
+    summary="Record the metadata of a supporting document (the file stays with the caller)",
+)
+async def add_attachment(
+    application_id: uuid.UUID, body: AttachmentIn, request: Request, caller: CallerDep
+) -> AttachmentOut:
+    async def work(tx: Transaction) -> AttachmentOut:
+        await queries.get_application(tx.conn, application_id, caller)
+        out = await usecases.add_attachment(tx, application_id, body, caller.id)
+        await _audit(tx, request, caller, "attachment.add", "application", application_id)
+        return out
+
+    return await _in_transaction(request, work)
+
+
+def _uuid_or_new(value: str) -> uuid.UUID:
     try:
-        uuid.UUID(value)
-        return True
+        return uuid.UUID(value)
     except ValueError:
-        return False
+        return uuid.uuid4()

@@ -155,3 +155,21 @@ class ApplicationPage(BaseModel):
 
 class WithdrawIn(Request):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class AttachmentIn(Request):
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{1,49}$", description="e.g. labour_contract, graduation_certificate")
+    file_name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$", max_length=100)
+    size_bytes: int = Field(gt=0, le=100 * 1024 * 1024)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    storage_uri: str = Field(min_length=1, max_length=1000, description="Where the integration keeps the file.")
+
+
+class AttachmentOut(BaseModel):
+    attachment_id: uuid.UUID
+    application_id: uuid.UUID
+    kind: str
+    file_name: str
+    sha256: str
+    created: bool
