@@ -24,12 +24,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from .deadletter import DeadLetter
+from .intake import IntakeBatch
 from .topics import ALL_TOPICS, EVENT_CLASSES, Topic
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EVENTS_DIR = "events"
 README = "README.md"
 DEAD_LETTER_FILE = "dead-letter.v1.json"
+INTAKE_BATCH_FILE = "intake-batch.v1.json"
 GENERATOR = "python -m subsidy_contracts.schemas write"
 
 # ----------------------------------------------------------------------------------------------- generation
@@ -48,6 +50,7 @@ def event_schemas() -> dict[str, dict[str, Any]]:
     """File name (under events/) → schema, for every event class and the dead-letter record, in file-name order."""
     schemas = {schema_file_name(name, cls.version()): model_schema(cls) for name, cls in EVENT_CLASSES.items()}
     schemas[DEAD_LETTER_FILE] = model_schema(DeadLetter)
+    schemas[INTAKE_BATCH_FILE] = model_schema(IntakeBatch)
     return dict(sorted(schemas.items()))
 
 
@@ -100,6 +103,10 @@ def render_readme() -> str:
     lines.append(
         f"| [`{DEAD_LETTER_FILE}`]({DEAD_LETTER_FILE}) | — (dead-letter record) | 1 "
         f"| `{DeadLetter.__module__}.{DeadLetter.__qualname__}` | `<service>.dead-letter.v1` |"
+    )
+    lines.append(
+        f"| [`{INTAKE_BATCH_FILE}`]({INTAKE_BATCH_FILE}) | — (signed intake batch) | 1 "
+        f"| `{IntakeBatch.__module__}.{IntakeBatch.__qualname__}` | `registration.intake.v1` |"
     )
     return "\n".join(lines) + "\n"
 

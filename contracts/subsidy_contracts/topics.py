@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from .envelope import Event
+from .intake import IntakeResult
 from .notifications import MessageSent
 from .payments import PaymentInstructionCreated
 from .registration import ApplicationSubmitted, ApplicationWithdrawn
@@ -39,6 +40,21 @@ APPLICATIONS = Topic(
     key="applicant id",
     description="Applications submitted and withdrawn.",
     events=(ApplicationSubmitted, ApplicationWithdrawn),
+)
+INTAKE = Topic(
+    "registration.intake.v1",
+    12,
+    key="integration id",
+    description="Signed batches of intake records pushed by provincial platforms (contract: IntakeBatch).",
+    retention_days=14,
+)
+INTAKE_RESULTS = Topic(
+    "registration.intake-results.v1",
+    12,
+    key="integration id",
+    description="One result per intake record: accepted, already accepted, duplicate or rejected with reasons.",
+    events=(IntakeResult,),
+    retention_days=14,
 )
 DECISIONS = Topic(
     "eligibility.decisions.v1",
@@ -82,8 +98,8 @@ def retry_topic(service: str) -> Topic:
     )
 
 
-DOMAIN_TOPICS = (APPLICATIONS, DECISIONS, PAYMENTS, MESSAGES)
-ALL_TOPICS: tuple[Topic, ...] = DOMAIN_TOPICS + tuple(
+DOMAIN_TOPICS = (APPLICATIONS, INTAKE_RESULTS, DECISIONS, PAYMENTS, MESSAGES)
+ALL_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, INTAKE) + tuple(
     t for s in SERVICES for t in (dead_letter_topic(s), retry_topic(s))
 )
 EVENT_CLASSES: dict[str, type[Event]] = {e.type_name(): e for t in DOMAIN_TOPICS for e in t.events}
