@@ -55,7 +55,9 @@ class SkillCertificate(FactBase):
     level: SkillLevel
     issued_on: date
     certificate_number: str = Field(max_length=64)
-    first_appraisal: bool = Field(default=True, description="Passed at the first appraisal for this occupation and level.")
+    first_appraisal: bool = Field(
+        default=True, description="Passed at the first appraisal for this occupation and level."
+    )
     certificate_kind: CertificateKind = CertificateKind.SKILL_LEVEL
 
 

@@ -9,11 +9,23 @@ from __future__ import annotations
 PROGRAMME_TITLES: dict[str, tuple[str, str]] = {
     # talent pathways (人社部发〔2020〕96号 and provincial measures)
     "talent.skilled-worker-title": ("高技能人才参加职称评审", "Skilled worker applying for a professional title"),
-    "talent.title-holder-skill-evaluation": ("专业技术人才参加职业技能评价", "Title holder applying for skill evaluation"),
+    "talent.title-holder-skill-evaluation": (
+        "专业技术人才参加职业技能评价",
+        "Title holder applying for skill evaluation",
+    ),
     # Hunan social-insurance subsidies (湘人社规〔2020〕22号; 湘人社规〔2020〕4号 before 2021)
-    "hn.si-subsidy.employer-hard-to-employ": ("企业吸纳就业困难人员社会保险补贴", "SI subsidy for hiring hard-to-employ persons"),
-    "hn.si-subsidy.small-firm-graduate": ("小微企业吸纳高校毕业生社会保险补贴", "SI subsidy for small firms hiring graduates"),
-    "hn.si-subsidy.flexible-hard-to-employ": ("就业困难人员灵活就业社会保险补贴", "SI subsidy for hard-to-employ flexible workers"),
+    "hn.si-subsidy.employer-hard-to-employ": (
+        "企业吸纳就业困难人员社会保险补贴",
+        "SI subsidy for hiring hard-to-employ persons",
+    ),
+    "hn.si-subsidy.small-firm-graduate": (
+        "小微企业吸纳高校毕业生社会保险补贴",
+        "SI subsidy for small firms hiring graduates",
+    ),
+    "hn.si-subsidy.flexible-hard-to-employ": (
+        "就业困难人员灵活就业社会保险补贴",
+        "SI subsidy for hard-to-employ flexible workers",
+    ),
     "hn.si-subsidy.flexible-graduate": ("高校毕业生灵活就业社会保险补贴", "SI subsidy for graduate flexible workers"),
     "hn.public-welfare-post": ("公益性岗位补贴", "Public-welfare-post subsidy"),
     "hn.fisherman-pension-subsidy": ("退捕渔民养老保险补贴", "Pension subsidy for fishermen who left fishing"),

@@ -99,9 +99,8 @@ def retry_topic(service: str) -> Topic:
 
 
 DOMAIN_TOPICS = (APPLICATIONS, INTAKE_RESULTS, DECISIONS, PAYMENTS, MESSAGES)
-ALL_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, INTAKE) + tuple(
-    t for s in SERVICES for t in (dead_letter_topic(s), retry_topic(s))
-)
+FAILURE_TOPICS = tuple(t for s in SERVICES for t in (dead_letter_topic(s), retry_topic(s)))
+ALL_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, INTAKE, *FAILURE_TOPICS)
 EVENT_CLASSES: dict[str, type[Event]] = {e.type_name(): e for t in DOMAIN_TOPICS for e in t.events}
 
 

@@ -72,8 +72,11 @@ def test_generation_is_deterministic() -> None:
             assert schemas.render_json(json.loads(text)) == text, f"{rel} is not pretty-printed with sorted keys"
 
 
-def test_every_event_class_and_the_dead_letter_record_has_a_schema_file() -> None:
-    names = {f"{t}.v{cls.version()}.json" for t, cls in EVENT_CLASSES.items()} | {"dead-letter.v1.json"}
+def test_every_event_class_and_record_contract_has_a_schema_file() -> None:
+    names = {f"{t}.v{cls.version()}.json" for t, cls in EVENT_CLASSES.items()} | {
+        "dead-letter.v1.json",
+        "intake-batch.v1.json",
+    }
     assert {rel.removeprefix("events/") for rel in GENERATED if rel.endswith(".json")} == names
     readme = GENERATED["events/README.md"]
     for name in names:
