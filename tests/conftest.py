@@ -25,7 +25,12 @@ SERVICES = ("registration", "eligibility", "payments", "notifications")
 
 
 def _stack_env(name: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_PORT", "_DATABASE_URL")) and k != "STATE_DIR"}
+    keep = ("STACK_PORT_OFFSET",)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in keep or (not k.endswith(("_PORT", "_DATABASE_URL")) and k not in ("STATE_DIR", "ADMIN_DATABASE_URL"))
+    }
     env["STACK_NAME"] = name
     out = subprocess.run(
         ["bash", "-c", f"source {STACK_SCRIPT.parent / 'env.sh'} && env -0"],
@@ -93,7 +98,7 @@ def _stop(stack: Stack) -> None:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Stack]:
-    stack = Stack(_stack_env("test"))
+    stack = Stack(_stack_env(os.environ.get("STACK_NAME", "test")))
     # A fresh cluster and broker every run (a run that was killed may also have left processes behind).
     subprocess.run(["bash", str(STACK_SCRIPT), "wipe"], env=stack.env, cwd=ROOT, check=True, timeout=180)
     atexit.register(_stop, stack)

