@@ -1,6 +1,6 @@
 """Regenerate the committed contract documents under docs/, or check that they are current.
 
-    python docs/tools/generate.py            # write docs/events/* and docs/asyncapi/<service>.json
+    python docs/tools/generate.py            # write docs/events/*, docs/asyncapi/ and docs/openapi/<service>.json
     python docs/tools/generate.py --check    # write nothing; exit 1 and name the files that differ
 
 docs/events comes from `subsidy_contracts.schemas` (the JSON Schema of every event, and the dead-letter record).
@@ -77,6 +77,58 @@ def asyncapi_files(services: tuple[str, ...] = SERVICES) -> dict[str, str]:
     return {f"{ASYNCAPI_DIR}/{service}.json": text for service, text in zip(services, documents, strict=True)}
 
 
+_DUMP_OPENAPI = """
+import importlib, json, sys
+app = importlib.import_module(sys.argv[1] + ".app")
+sys.stdout.write(json.dumps(app.app.openapi(), sort_keys=True))
+"""
+OPENAPI_DIR = "openapi"
+
+
+def openapi_document(service: str, python: str = sys.executable) -> str:
+    """The OpenAPI document FastAPI builds for one service's HTTP API, in a fresh interpreter."""
+    done = subprocess.run(  # noqa: S603  (fixed arguments: this interpreter and a service name)
+        [python, "-c", _DUMP_OPENAPI, service],
+        env=service_env(service),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building the OpenAPI document of {service} failed:\n{done.stderr.strip()}")
+    return schemas.render_json(json.loads(done.stdout))
+
+
+def openapi_files(services: tuple[str, ...] = SERVICES) -> dict[str, str]:
+    with ThreadPoolExecutor(max_workers=len(services) or 1) as pool:
+        documents = list(pool.map(openapi_document, services))
+    return {f"{OPENAPI_DIR}/{service}.json": text for service, text in zip(services, documents, strict=True)}
+
+
+def _check(docs: Path, files: dict[str, str]) -> list[str]:
+    problems = []
+    for rel, text in files.items():
+        path = docs / rel
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{rel}: out of date")
+    return problems
+
+
+def _write(docs: Path, files: dict[str, str]) -> list[str]:
+    changed = []
+    for rel, text in files.items():
+        path = docs / rel
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+            changed.append(rel)
+    return changed
+
+
 def check_asyncapi(docs: Path, services: tuple[str, ...] = SERVICES) -> list[str]:
     problems = []
     for rel, text in asyncapi_files(services).items():
@@ -110,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a document is not current")
     parser.add_argument("--docs", type=Path, default=DOCS, help="docs directory (default: %(default)s)")
-    parser.add_argument("--only", choices=("events", "asyncapi"), help="one kind of document only")
+    parser.add_argument("--only", choices=("events", "asyncapi", "openapi"), help="one kind of document only")
     parser.add_argument(
         "--service",
         action="append",
@@ -122,10 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     services: tuple[str, ...] = tuple(args.service or SERVICES)
     if args.check:
         problems = []
-        if args.only != "asyncapi":
+        if args.only in (None, "events"):
             problems += schemas.check(docs)
-        if args.only != "events":
+        if args.only in (None, "asyncapi"):
             problems += check_asyncapi(docs, services)
+        if args.only in (None, "openapi"):
+            problems += _check(docs, openapi_files(services))
         for line in problems:
             print(line)
         if problems:
@@ -136,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     changed = []
-    if args.only != "asyncapi":
+    if args.only in (None, "events"):
         changed += schemas.write(docs)
-    if args.only != "events":
+    if args.only in (None, "asyncapi"):
         changed += write_asyncapi(docs, services)
+    if args.only in (None, "openapi"):
+        changed += _write(docs, openapi_files(services))
     for rel in changed:
         print(f"{'wrote' if (docs / rel).exists() else 'removed'} {docs / rel}")
     if not changed:

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
 
 from .db import Connection
 from .problems import Problem
@@ -183,10 +184,40 @@ class RateLimiter:
 
 
 # ------------------------------------------------------------------------------------------ FastAPI glue
-def requires(*roles: str) -> Callable[[Request], Awaitable[Integration]]:
+# The four headers, declared as security schemes so that the OpenAPI documents say how to authenticate.
+API_KEY = APIKeyHeader(
+    name="X-Api-Key", scheme_name="ApiKey", auto_error=False, description="Key id of the calling integration."
+)
+TIMESTAMP = APIKeyHeader(
+    name="X-Timestamp",
+    scheme_name="Timestamp",
+    auto_error=False,
+    description="Unix time in seconds; at most 5 minutes from the server's clock.",
+)
+NONCE_HEADER = APIKeyHeader(
+    name="X-Nonce",
+    scheme_name="Nonce",
+    auto_error=False,
+    description="8–64 characters [A-Za-z0-9_-], never reused by the integration.",
+)
+SIGNATURE = APIKeyHeader(
+    name="X-Signature",
+    scheme_name="Signature",
+    auto_error=False,
+    description="base64(HMAC-SHA256(secret, METHOD\\nPATH[?QUERY]\\nTIMESTAMP\\nNONCE\\nhex(SHA-256(body)))).",
+)
+
+
+def requires(*roles: str) -> Callable[..., Awaitable[Integration]]:
     """FastAPI dependency: the signed-in integration, which must hold one of `roles`."""
 
-    async def dependency(request: Request) -> Integration:
+    async def dependency(
+        request: Request,
+        _key: str | None = Security(API_KEY),
+        _ts: str | None = Security(TIMESTAMP),
+        _nonce: str | None = Security(NONCE_HEADER),
+        _signature: str | None = Security(SIGNATURE),
+    ) -> Integration:
         runtime = request.app.state.runtime
         registry: IntegrationRegistry | None = runtime.integrations
         if registry is None:

@@ -41,7 +41,7 @@ from .logging import configure_logging, get_logger
 from .metrics import ServiceMetrics
 from .migrations import load_migrations, migrate
 from .outbox import OutboxRecord, OutboxRelay, Transaction
-from .problems import Problem, install_problem_handlers
+from .problems import Problem, ProblemDetail, install_problem_handlers
 from .settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -309,8 +309,44 @@ class ServiceRuntime:
             return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         for router in routers:
-            app.include_router(router)
+            app.include_router(router, responses=PROBLEM_RESPONSES)
+        _document_problems(app)
         return app
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemDetail, "description": description}
+    for status, description in (
+        (400, "Malformed request"),
+        (401, "Missing, wrong or replayed signature"),
+        (403, "The integration may not use this endpoint"),
+        (404, "No such resource, or not visible to the caller"),
+        (409, "Conflicts with what is stored (duplicate, changed retry)"),
+        (413, "Request body too large"),
+        (422, "A field breaks a rule: errors name each field with reasons in Chinese and English"),
+        (429, "Rate limit of the integration exceeded"),
+    )
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Error responses are RFC 9457 problem+json: say so in the OpenAPI document (FastAPI writes application/json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[0] in "45" and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class RequestContextMiddleware:
