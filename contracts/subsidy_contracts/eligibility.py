@@ -67,6 +67,11 @@ class DecisionMadePayload(ContractModel):
     public_notice_until: date | None = Field(
         default=None, description="Set when the decision must first be published (公示) until this date."
     )
+    result: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the decision grants besides money, e.g. {'may_apply_for': 'deputy_senior', "
+        "'channel': 'green'} for a title pathway; also the attributes later caps read (occupation, level).",
+    )
     public_notice_days: int | None = Field(
         default=None,
         description="Length of the 公示 the decision needs (working or calendar days, per the rule pack); "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
+from .bank import PaymentBatch, PaymentResults
 from .envelope import Event
 from .intake import IntakeResult
 from .notifications import MessageSent
@@ -70,6 +71,22 @@ PAYMENTS = Topic(
     description="Payment instructions and their state changes.",
     events=(PaymentInstructionCreated,),
 )
+BANK_BATCHES = Topic(
+    "bank.payment-batches.v1",
+    6,
+    key="bank code (CNAPS)",
+    description="Payment batches released to banks, with control totals (the pain.001 content).",
+    events=(PaymentBatch,),
+    retention_days=30,
+)
+BANK_RESULTS = Topic(
+    "bank.payment-results.v1",
+    6,
+    key="bank code (CNAPS)",
+    description="Per-payment results reported by banks (the pain.002 / camt.054 content).",
+    events=(PaymentResults,),
+    retention_days=30,
+)
 MESSAGES = Topic(
     "notifications.messages.v1",
     12,
@@ -98,7 +115,7 @@ def retry_topic(service: str) -> Topic:
     )
 
 
-DOMAIN_TOPICS = (APPLICATIONS, INTAKE_RESULTS, DECISIONS, PAYMENTS, MESSAGES)
+DOMAIN_TOPICS = (APPLICATIONS, INTAKE_RESULTS, DECISIONS, PAYMENTS, BANK_BATCHES, BANK_RESULTS, MESSAGES)
 FAILURE_TOPICS = tuple(t for s in SERVICES for t in (dead_letter_topic(s), retry_topic(s)))
 ALL_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, INTAKE, *FAILURE_TOPICS)
 EVENT_CLASSES: dict[str, type[Event]] = {e.type_name(): e for t in DOMAIN_TOPICS for e in t.events}

@@ -113,6 +113,7 @@ def _decision_out(r: Any) -> dict[str, Any]:
         "final_outcome": r["final_outcome"],
         "final_amount": f"{r['final_amount']:.2f}" if r["final_amount"] is not None else None,
         "status": r["status"],
+        "result": r["result"],
         "schedule_kind": r["schedule_kind"],
         "instalments": r["instalments"],
         "conditions": r["conditions"],

@@ -231,6 +231,7 @@ def decision_payload(
         fund_code=ev.pack.fund_code,
         public_notice_until=notice_until,
         public_notice_days=ev.pack.public_notice.days if eligible and ev.pack.public_notice else None,
+        result=dict(ev.attributes) if eligible else {},
         decided_at=now,
     )
 
@@ -380,6 +381,7 @@ DECISION_COLUMNS = [
     ("notice_days", "int"),
     ("notice_working_days", "bool"),
     ("event_id", "uuid"),
+    ("result", "jsonb"),
 ]
 
 
@@ -415,6 +417,7 @@ def _row(d: Decided, now: datetime) -> tuple[object, ...]:
         rule.days if rule else None,
         rule.working_days if rule else None,
         d.event.event_id,
+        p.result,
     )
 
 

@@ -79,6 +79,7 @@ def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Cata
         ],
         "rule_pack": {"programme_id": pack.programme_id, "version": pack.version, "jurisdiction": pack.jurisdiction},
         "fund_code": pack.fund_code,
+        "result": dict(evaluation.attributes) if evaluation.outcome.value == "eligible" else {},
         "public_notice": {"days": pack.public_notice.days, "working_days": pack.public_notice.working_days}
         if pack.public_notice and evaluation.outcome.value == "eligible"
         else None,

@@ -156,6 +156,11 @@ class Amounts:
         return sum((i.amount for i in self.instalments), ZERO)
 
     @classmethod
+    def none(cls) -> Amounts:
+        """No money: the decision of a non-monetary programme (its result is in the attributes)."""
+        return cls(ScheduleKind.ONE_OFF, ())
+
+    @classmethod
     def one_off(
         cls, amount: Decimal, due_on: date, covers_from: date | None = None, covers_to: date | None = None
     ) -> Amounts:
@@ -234,9 +239,11 @@ class Explanation:
         """Record how an amount or a period was worked out (a passed condition)."""
         self.check(code, True, zh, en, values=values, basis=basis)
 
-    def review(self, code: str, zh: str, en: str, *, values: dict[str, Any] | None = None) -> None:
-        """Record that a caseworker must decide, and stop."""
-        self.conditions.append(Condition(code, False, {k: _text(v) for k, v in (values or {}).items()}, zh, en, None))
+    def review(
+        self, code: str, zh: str, en: str, *, values: dict[str, Any] | None = None, basis: LegalBasis | None = None
+    ) -> None:
+        """Record that a caseworker must decide, and stop. Cite the rule whose condition cannot be decided."""
+        self.conditions.append(Condition(code, False, {k: _text(v) for k, v in (values or {}).items()}, zh, en, basis))
         raise NeedsReview(code)
 
     def parameter(self, params: ParameterSet, name: str, on: date, region: str = "") -> Decimal:
