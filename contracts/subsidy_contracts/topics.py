@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from .bank import PaymentBatch, PaymentResults
+from .eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from .envelope import Event
 from .intake import IntakeResult
 from .notifications import MessageSent
