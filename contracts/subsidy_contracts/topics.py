@@ -15,7 +15,7 @@ from .eligibility import DecisionMade, DecisionRevised, EntitlementReleased, Pub
 from .envelope import Event
 from .intake import IntakeResult
 from .notifications import MessageSent
-from .payments import PaymentInstructionCreated
+from .payments import PaymentInstructionCreated, PaymentStatusChanged, ReceivableOpened
 from .registration import ApplicationSubmitted, ApplicationWithdrawn
 
 SERVICES = ("registration", "eligibility", "payments", "notifications")
@@ -69,7 +69,7 @@ PAYMENTS = Topic(
     12,
     key="applicant id",
     description="Payment instructions and their state changes.",
-    events=(PaymentInstructionCreated,),
+    events=(PaymentInstructionCreated, PaymentStatusChanged, ReceivableOpened),
 )
 BANK_BATCHES = Topic(
     "bank.payment-batches.v1",

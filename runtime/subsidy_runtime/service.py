@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 import orjson
@@ -41,7 +43,7 @@ from .logging import configure_logging, get_logger
 from .metrics import ServiceMetrics
 from .migrations import load_migrations, migrate
 from .outbox import OutboxRecord, OutboxRelay, Transaction
-from .problems import Problem, ProblemDetail, install_problem_handlers
+from .problems import FieldError, Problem, ProblemDetail, install_problem_handlers
 from .settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -387,8 +389,13 @@ class RequestContextMiddleware:
             self.metrics.http_seconds.labels(method, route).observe(time.perf_counter() - started)
 
 
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not itself escaped
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies above a limit with 413 problem+json, by Content-Length or while reading a stream."""
+    """Refuses bodies above a limit with 413 problem+json, by Content-Length or while reading a stream, and
+    NUL characters (in the query, or as \\u0000 in a JSON body) with 422: PostgreSQL text cannot hold them,
+    so they would otherwise fail deep inside a handler instead of naming the field."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -402,21 +409,63 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
+        nul_field = _query_field_with_nul(scope)
+        if nul_field is not None:
+            await self._refuse_nul(scope, receive, send, nul_field)
+            return
+        # The body is read whole before the app sees it (it is bounded by the limit): an exception raised from
+        # inside receive() would be turned into a generic 400 by the framework's body parser.
+        chunks: list[bytes] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\\u0000" in body and _JSON_NUL.search(body):
+            await self._refuse_nul(scope, receive, send, "body")
+            return
+        replayed = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse_nul(self, scope: Scope, receive: Receive, send: Send, field: str) -> None:
+        problem = Problem(
+            422,
+            "validation",
+            "Invalid request",
+            "the request contains a NUL character",
+            "请求中含有空字符(NUL)",
+            errors=[
+                FieldError(
+                    field=field,
+                    reason="NUL characters are not allowed",
+                    reason_zh="不允许出现空字符(NUL)",
+                    code="nul_character",
+                )
+            ],
+        )
+        response = JSONResponse(
+            problem.body(scope.get("path")).model_dump(mode="json", exclude_none=True),
+            status_code=422,
+            media_type="application/problem+json",
+        )
+        await response(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = Problem(
@@ -434,8 +483,16 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _query_field_with_nul(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%00" not in query.lower() and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "") or "query"
+    return "query"
 
 
 def _new_correlation_id() -> str:
