@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from subsidy_contracts.registration import ApplicationSubmitted, ApplicationWithdrawn
 from subsidy_contracts.topics import APPLICATIONS, DECISIONS
+from subsidy_runtime.business_metrics import SqlGauge, register_sql_gauges
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
 
@@ -24,6 +25,30 @@ runtime = ServiceRuntime(
     description="Programmes as versioned rule packs with effective dates; every decision explained and stored.",
 )
 runtime.produces(DECISIONS)
+# A caseworker's review (final_outcome, final_amount) overrides what the rules decided.
+register_sql_gauges(
+    runtime,
+    [
+        SqlGauge(
+            "subsidy_decisions",
+            "Decisions stored, by programme and outcome (after review).",
+            ("programme", "outcome"),
+            """SELECT programme_id AS programme, coalesce(final_outcome, outcome) AS outcome, count(*) AS value
+                 FROM decisions GROUP BY 1, 2""",
+        ),
+        SqlGauge(
+            "subsidy_approved_amount_yuan",
+            "Money approved by eligible decisions, by fund, programme and decision status (public_notice, "
+            "released ...); withdrawn decisions excluded.",
+            ("fund_code", "programme", "status"),
+            """SELECT fund_code, programme_id AS programme, status, sum(coalesce(final_amount, amount)) AS value
+                 FROM decisions
+                WHERE coalesce(final_outcome, outcome) = 'eligible' AND status <> 'withdrawn'
+                  AND coalesce(fund_code, '') <> ''
+                GROUP BY 1, 2, 3""",
+        ),
+    ],
+)
 PARAMETERS = ParameterSet.bundled()
 
 

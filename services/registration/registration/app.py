@@ -6,6 +6,7 @@ from subsidy_contracts.eligibility import DecisionMade, DecisionRevised, Entitle
 from subsidy_contracts.notifications import MessageSent
 from subsidy_contracts.payments import PaymentInstructionCreated
 from subsidy_contracts.topics import APPLICATIONS, DECISIONS, MESSAGES, PAYMENTS
+from subsidy_runtime.business_metrics import SqlGauge, register_sql_gauges
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
 
@@ -21,6 +22,17 @@ runtime = ServiceRuntime(
     description="Persons, enterprises, facts, payee accounts and applications pushed in by provincial platforms.",
 )
 runtime.produces(APPLICATIONS)
+register_sql_gauges(
+    runtime,
+    [
+        SqlGauge(
+            "subsidy_applications",
+            "Applications stored, by programme and current status.",
+            ("programme", "status"),
+            "SELECT programme_id AS programme, status, count(*) AS value FROM applications GROUP BY 1, 2",
+        )
+    ],
+)
 
 
 @runtime.consumer(
