@@ -7,6 +7,8 @@
 #   stack.sh infra-up           Kafka + PostgreSQL (+ topics, database, roles, schemas)
 #   stack.sh services-up        simulators + the four services (needs infra-up)
 #   stack.sh up                 infra-up + services-up
+#   stack.sh prometheus-up      a local Prometheus (Debian package) scraping the services, with the alert rules
+#   stack.sh prometheus-down    stop it (down stops it too); install-prometheus: only install prometheus, promtool
 #   stack.sh down               stop everything this stack started
 #   stack.sh wipe               stop, then delete the stack's data (the next start is a fresh one)
 #   stack.sh status             what runs, with process ids and health
@@ -79,6 +81,17 @@ install_postgres() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
   pg_bindir >/dev/null || die "postgresql installed but initdb not found"
+}
+
+install_prometheus() {
+  command -v prometheus >/dev/null && command -v promtool >/dev/null && return 0
+  say "Prometheus not found: installing Debian's prometheus package (prometheus, promtool)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  # RUNLEVEL=1: invoke-rc.d must not start the package's own system-wide Prometheus on the default port.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  command -v promtool >/dev/null || die "prometheus installed but promtool not found"
 }
 
 install_all() {
@@ -256,6 +269,22 @@ pg_down() {
   fi
 }
 
+# ------------------------------------------------------------------------------------------ prometheus
+prometheus_up() {  # scrapes this stack's four services; config rendered from deploy/prometheus/
+  install_prometheus
+  local dir="$STATE_DIR/prometheus" src="$ROOT_DIR/deploy/prometheus"
+  mkdir -p "$dir/data" "$LOG_DIR" "$PID_DIR"
+  sed -e "s/@STACK_NAME@/$STACK_NAME/" -e "s/@REGISTRATION_HTTP_PORT@/$REGISTRATION_HTTP_PORT/" \
+    -e "s/@ELIGIBILITY_HTTP_PORT@/$ELIGIBILITY_HTTP_PORT/" -e "s/@PAYMENTS_HTTP_PORT@/$PAYMENTS_HTTP_PORT/" \
+    -e "s/@NOTIFICATIONS_HTTP_PORT@/$NOTIFICATIONS_HTTP_PORT/" "$src/prometheus.local.yml" >"$dir/prometheus.yml"
+  cp "$src/alerts.yml" "$dir/alerts.yml"
+  promtool check config "$dir/prometheus.yml" >/dev/null || die "promtool rejects $dir/prometheus.yml"
+  start_bg prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle
+  wait_http "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 60 prometheus
+  say "prometheus on http://127.0.0.1:$PROMETHEUS_PORT (targets: /targets, alerts: /alerts)"
+}
+
 # ------------------------------------------------------------------------------------------- services
 simulators_up() {
   start_bg sms-gateway "$PY" -m uvicorn deploy.local.simulators.sms_gateway:app --app-dir "$ROOT_DIR" \
@@ -310,7 +339,7 @@ down_all() {
 
 status() {
   local name
-  for name in kafka sms-gateway $SERVICES; do
+  for name in kafka sms-gateway $SERVICES prometheus; do
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$PID_DIR/$name.pid"))"; else echo "$name: stopped"; fi
   done
   local bindir
@@ -337,8 +366,11 @@ case "${1:-}" in
   down) down_all ;;
   wipe) wipe ;;
   services-down) services_down ;;
+  install-prometheus) install_prometheus ;;
+  prometheus-up) prometheus_up ;;
+  prometheus-down) stop_pid prometheus 10 ;;
   status) status ;;
   logs) shift; if [ -n "${1:-}" ]; then tail -n 100 -F "$LOG_DIR/$1.log"; else tail -n 20 -F "$LOG_DIR"/*.log; fi ;;
   env) service_env "${2:?service}" ;;
-  *) sed -n '2,15p' "$0"; exit 2 ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
 esac
