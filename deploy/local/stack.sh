@@ -3,7 +3,7 @@
 # from Maven Central jars), PostgreSQL (Debian packages), the simulators of outside parties and the four
 # services. The developer, the test suite and CI all use this one script.
 #
-#   stack.sh install            Python environment, Kafka jars, PostgreSQL binaries
+#   stack.sh install            Python environment, Kafka jars, PostgreSQL binaries, kcat
 #   stack.sh infra-up           Kafka + PostgreSQL (+ topics, database, roles, schemas)
 #   stack.sh services-up        simulators + the four services (needs infra-up)
 #   stack.sh up                 infra-up + services-up
@@ -83,6 +83,17 @@ install_postgres() {
   pg_bindir >/dev/null || die "postgresql installed but initdb not found"
 }
 
+install_kcat() {
+  # kcat pushes intake batches from outside Python (tests/e2e/test_registration_bulk_kcat.py, docs).
+  if command -v kcat >/dev/null; then return 0; fi
+  say "kcat not found: installing Debian's kcat package"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq kcat >/dev/null
+  command -v kcat >/dev/null || die "kcat installed but not found on PATH"
+}
+
 install_prometheus() {
   command -v prometheus >/dev/null && command -v promtool >/dev/null && return 0
   say "Prometheus not found: installing Debian's prometheus package (prometheus, promtool)"
@@ -98,6 +109,7 @@ install_all() {
   install_python
   if [ "$BROKER_IMPLEMENTATION" = "kafka" ]; then install_kafka; fi
   install_postgres
+  install_kcat
 }
 
 # ------------------------------------------------------------------------------------------- processes

@@ -34,6 +34,7 @@ from subsidy_runtime.auth import Integration
 from subsidy_runtime.masking import mask_account, mask_mobile
 from subsidy_runtime.outbox import Transaction
 
+from . import validation
 from .api.schemas import (
     ApplicationIn,
     AttachmentIn,
@@ -57,13 +58,7 @@ def _mask_id(number: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- persons
 async def register_person(tx: Transaction, body: PersonIn, caller: Integration) -> PersonOut:
-    resident = identity.parse_resident_id(body.id_number)
-    identity.check_birth_consistent(resident, body.birth_date)
-    identity.check_region_code(body.region_code)
-    if body.mobile is not None:
-        identity.check_mobile(body.mobile)
-    if body.guardian_mobile is not None:
-        identity.check_mobile(body.guardian_mobile, "guardian_mobile")
+    resident = validation.check_person(body)
     row = await tx.conn.fetchrow(
         """INSERT INTO persons (id, id_number, name, birth_date, sex, region_code, mobile, email,
                                 guardian_name, guardian_mobile, created_by)
@@ -146,9 +141,7 @@ async def get_enterprise_row(tx: Transaction, enterprise_id: uuid.UUID, caller: 
 
 
 async def register_enterprise(tx: Transaction, body: EnterpriseIn, caller: Integration) -> EnterpriseOut:
-    code = identity.check_credit_code(body.credit_code)
-    identity.check_region_code(body.region_code)
-    identity.check_mobile(body.contact_mobile, "contact_mobile")
+    code = validation.check_enterprise(body)
     row = await tx.conn.fetchrow(
         """INSERT INTO enterprises (id, credit_code, name, region_code, size, contact_name, contact_mobile,
                                     contact_email, created_by)
@@ -185,9 +178,8 @@ async def register_enterprise(tx: Transaction, body: EnterpriseIn, caller: Integ
 
 # ----------------------------------------------------------------------------------------------- accounts
 async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: Integration) -> PayeeAccountOut:
-    identity.check_bank_code(body.bank_code)
+    number = validation.check_account_number(body.kind, body.account_number, body.bank_code)
     if body.kind is AccountKind.SOCIAL_SECURITY_CARD:
-        number = identity.check_card_number(body.account_number)
         owner = await tx.conn.fetchrow(
             f"SELECT name FROM persons p WHERE p.id = $1 AND {visible('persons', 'p', 2)}",
             body.owner_id,
@@ -201,7 +193,6 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: 
                 "a social-security-card account belongs to a registered person",
             )
     else:
-        number = identity.check_enterprise_account(body.account_number)
         owner = await tx.conn.fetchrow(
             f"SELECT name FROM enterprises e WHERE e.id = $1 AND {visible('enterprises', 'e', 2)}",
             body.owner_id,
@@ -214,10 +205,7 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: 
                 "对公基本账户的持有人必须是已登记的单位",
                 "an enterprise basic account belongs to a registered enterprise",
             )
-    if owner["name"] != body.holder_name:
-        raise InvalidField(
-            "holder_name", "户名与登记的姓名或单位名称不一致", "holder name differs from the registered owner's name"
-        )
+    validation.check_holder_name(owner["name"], body.holder_name)
     row = await tx.conn.fetchrow(
         """INSERT INTO payee_accounts (id, owner_id, kind, account_number, holder_name, bank_code, bank_name, created_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -258,14 +246,7 @@ async def record_facts(
     integration_id: str,
     allowed_subjects: set[uuid.UUID] | None = None,
 ) -> int:
-    allowed = allowed_subjects or {subject_id}
-    for i, fact in enumerate(facts):
-        if fact.subject_id not in allowed:
-            raise InvalidField(
-                f"facts.{i}.subject_id",
-                "事实的主体必须是申请人或受益人",
-                "a fact's subject must be the applicant or the beneficiary",
-            )
+    validation.check_fact_subjects(facts, allowed_subjects or {subject_id})
     await tx.conn.executemany(
         "INSERT INTO facts (id, subject_id, kind, payload, recorded_by) VALUES ($1, $2, $3, $4, $5)",
         [(uuid.uuid4(), f.subject_id, f.kind, f.model_dump(mode="json"), integration_id) for f in facts],
@@ -331,19 +312,9 @@ async def submit_application(
     )
     if applicant_row is None:
         raise InvalidField("applicant.id", "申请人未登记", "the applicant is not registered")
-    if body.period is not None and body.period.end < body.period.start:
-        raise InvalidField("period.end", "结束日期早于开始日期", "period ends before it starts")
+    validation.check_period(body.period)
     subjects = [body.applicant.id] + ([body.beneficiary_person_id] if body.beneficiary_person_id else [])
-    dedup_key = "|".join(
-        str(x)
-        for x in (
-            body.programme_id,
-            body.applicant.id,
-            body.beneficiary_person_id or "-",
-            body.period.start if body.period else "-",
-            body.period.end if body.period else "-",
-        )
-    )
+    dedup_key = validation.dedup_key(body.programme_id, body.applicant.id, body.beneficiary_person_id, body.period)
     # Everything else the application needs, in one round trip.
     context = await conn.fetchrow(
         f"""SELECT (SELECT row_to_json(p) FROM persons p WHERE p.id = $1 AND {visible("persons", "p", 5)}) AS beneficiary,
@@ -377,9 +348,7 @@ async def submit_application(
     application_id = uuid.uuid4()
     proxy = None
     if body.proxy is not None:
-        proxy_id = identity.parse_resident_id(body.proxy.id_number, "proxy.id_number")
-        if body.proxy.mobile is not None:
-            identity.check_mobile(body.proxy.mobile, "proxy.mobile")
+        proxy_id = validation.check_proxy(body.proxy)
         proxy = Proxy(
             name=body.proxy.name,
             id_number_masked=proxy_id.masked,
@@ -527,9 +496,8 @@ def _contacts(body: ApplicationIn, applicant: Any, beneficiary: Any) -> list[Con
             )
     if body.proxy is not None and body.proxy.mobile:
         out.append(Contact(role=ContactRole.PROXY, name=body.proxy.name, mobile=body.proxy.mobile))
-    for i, c in enumerate(body.contacts):
-        if c.mobile is not None:
-            identity.check_mobile(c.mobile, f"contacts.{i}.mobile")
+    validation.check_contacts(body.contacts)
+    for c in body.contacts:
         out.append(Contact(role=c.role, name=c.name, mobile=c.mobile, email=c.email))
     return out
 

@@ -1,0 +1,204 @@
+"""`registration import FILE.jsonl`: bulk intake from a JSON-lines file (or `-` for stdin).
+
+Each line is one intake record (subsidy_contracts.intake.IntakeRecord). Records go through the same
+validation, idempotency and COPY path as batches on the Kafka topic (registration.intake): a re-run of the
+same file accepts nothing twice. Prints a summary (accepted, already accepted, duplicates, refused with their
+reasons); with --results also one JSON line per record on stdout (the summary then goes to stderr).
+
+    registration import applications.jsonl --integration sx-prov-0001
+    python -m registration.cli import - --integration sx-prov-0001 --results < applications.jsonl
+
+The database and the integrations come from the service's settings (DATABASE_URL, INTEGRATIONS_FILE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from subsidy_contracts.intake import IntakeError, IntakeStatus
+from subsidy_runtime.auth import Integration, IntegrationRegistry
+from subsidy_runtime.db import create_pool
+from subsidy_runtime.migrations import load_migrations, migrate
+
+from .intake import Batch, Incoming, RecordResult, prepare, store
+from .settings import RegistrationSettings
+
+
+@dataclass
+class Summary:
+    records: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    refusals: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def add(self, results: list[RecordResult]) -> None:
+        self.records += len(results)
+        for r in results:
+            self.statuses[r.status.value] += 1
+            for e in r.errors:
+                if r.status is IntakeStatus.REJECTED:
+                    self.refusals[f"{e.field}: {e.reason}"] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "accepted": self.statuses[IntakeStatus.ACCEPTED.value],
+            "already_accepted": self.statuses[IntakeStatus.ALREADY_ACCEPTED.value],
+            "duplicate_applications": self.statuses[IntakeStatus.DUPLICATE_APPLICATION.value],
+            "refused": self.statuses[IntakeStatus.REJECTED.value],
+            "refusal_reasons": dict(self.refusals.most_common(50)),
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.records / self.seconds, 1) if self.seconds else None,
+        }
+
+
+def read_records(stream: IO[bytes], caller: Integration) -> Iterator[Incoming]:
+    """Each line prepared (validated without the database); a line that is not JSON is refused by number."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Incoming(
+                None,
+                "",
+                RecordResult(
+                    f"(line {number})",
+                    IntakeStatus.REJECTED,
+                    errors=[_error("(line)", f"not valid JSON: {exc}", "不是有效的 JSON")],
+                ),
+            )
+            continue
+        yield prepare(raw, caller, number)
+
+
+def _error(field_name: str, reason: str, reason_zh: str) -> IntakeError:
+    return IntakeError(field=field_name, reason=reason, reason_zh=reason_zh)
+
+
+def _chunks(items: Iterator[Incoming], size: int) -> Iterator[list[Incoming]]:
+    chunk: list[Incoming] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def import_file(
+    stream: IO[bytes],
+    *,
+    settings: RegistrationSettings,
+    integration: Integration,
+    batch_size: int = 2000,
+    results_out: IO[bytes] | None = None,
+    publish_results: bool = False,
+) -> Summary:
+    """Import every record of the stream, one transaction per `batch_size` records."""
+    summary = Summary()
+    run_id = uuid.uuid4()
+    pool = await create_pool(
+        settings.database_url,
+        schema=settings.schema_name,
+        application_name="registration-import",
+        min_size=1,
+        max_size=2,
+    )
+    try:
+        async with pool.acquire() as conn:
+            await migrate(
+                conn,
+                settings.schema_name,
+                load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
+                + load_migrations("registration.migrations"),
+            )
+        started = time.perf_counter()
+        async with pool.acquire() as conn:
+            for n, chunk in enumerate(_chunks(read_records(stream, integration), batch_size), start=1):
+                batch = Batch(
+                    integration=integration,
+                    batch_id=f"import:{run_id}:{n}",
+                    request_id=f"import:{run_id}",
+                    records=chunk,
+                    publish_results=publish_results,
+                )
+                results = await store(conn, settings.schema_name, batch)
+                summary.add(results)
+                if results_out is not None:
+                    results_out.write(b"".join(orjson.dumps(r.as_json()) + b"\n" for r in results))
+        summary.seconds = time.perf_counter() - started
+    finally:
+        await pool.close()
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="registration", description="Registration service tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    imp = commands.add_parser("import", help="import intake records from a JSON-lines file ('-' for stdin)")
+    imp.add_argument("file", help="JSON-lines file of intake records, or - for stdin")
+    imp.add_argument("--integration", required=True, metavar="KEY_ID", help="key id of the integration importing")
+    imp.add_argument("--batch-size", type=int, default=2000, help="records per transaction (default 2000)")
+    imp.add_argument("--results", action="store_true", help="print one JSON line per record on stdout")
+    imp.add_argument("--publish-results", action="store_true", help="also publish an intake result per record on Kafka")
+    imp.add_argument("--database-url", help="overrides DATABASE_URL")
+    imp.add_argument("--integrations-file", help="overrides INTEGRATIONS_FILE")
+    args = parser.parse_args(argv)
+
+    overrides = {
+        k: v
+        for k, v in {"database_url": args.database_url, "integrations_file": args.integrations_file}.items()
+        if v is not None
+    }
+    settings = RegistrationSettings(**overrides)
+    if not settings.integrations_file:
+        parser.error("INTEGRATIONS_FILE (or --integrations-file) is required to know the integration")
+    integration = IntegrationRegistry.from_file(settings.integrations_file).by_key(args.integration)
+    if integration is None:
+        parser.error(f"unknown integration key id {args.integration!r}")
+    if not 1 <= args.batch_size <= 50_000:
+        parser.error("--batch-size must be between 1 and 50000")
+    results_out = sys.stdout.buffer if args.results else None
+    if args.file == "-":
+        stream: IO[bytes] = sys.stdin.buffer
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            parser.error(f"no such file: {path}")
+        stream = path.open("rb")
+    try:
+        summary = asyncio.run(
+            import_file(
+                stream,
+                settings=settings,
+                integration=integration,
+                batch_size=args.batch_size,
+                results_out=results_out,
+                publish_results=args.publish_results,
+            )
+        )
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    out = sys.stderr if args.results else sys.stdout
+    out.write(orjson.dumps(summary.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

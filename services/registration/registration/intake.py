@@ -1,0 +1,848 @@
+"""Bulk intake: the path shared by the Kafka consumer of registration.intake.v1 and `registration import`.
+
+A record (subsidy_contracts.intake.IntakeRecord) carries a person and/or an enterprise, the applicant's payee
+account and one application. It is checked in two steps:
+
+1. `prepare` (no database): the record is read into the HTTP API's own request models (PersonIn, EnterpriseIn,
+   PayeeAccountIn, ApplicationIn: unknown fields refused, whitespace stripped) and checked with the same rule
+   functions (registration.validation), the fields named inside the record ("person.id_number").
+2. `store` (one transaction per batch): idempotency on (integration, source_reference), persons and
+   enterprises matched on their ID number / credit code, duplicate applications (same applicant, programme,
+   beneficiary and period) refused pointing to the existing one; then everything is written with COPY into
+   staging tables and INSERT … SELECT … ON CONFLICT, with an audit row per record and per batch, an
+   application-submitted event per accepted application and (for Kafka) an intake result per record, all in
+   the outbox of the same transaction.
+
+A record is all or nothing: a refused record stores nothing. Bulk writers take one advisory lock per
+transaction (their look-ups and writes do not interleave); a concurrent HTTP write of the same person or
+application is detected when the INSERT finds the row taken, and the batch is then run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from pydantic import ValidationError
+
+from subsidy_contracts.common import AccountKind, ApplicantKind, PayeeAccount, Proxy
+from subsidy_contracts.intake import IntakeError, IntakeRecord, IntakeResult, IntakeResultPayload, IntakeStatus
+from subsidy_contracts.registration import ApplicationSubmitted, ApplicationSubmittedPayload
+from subsidy_contracts.topics import INTAKE_RESULTS
+from subsidy_runtime.auth import Integration
+from subsidy_runtime.db import Connection
+from subsidy_runtime.outbox import OutboxRecord, event_headers, notify_channel
+from subsidy_runtime.problems import field_errors_from_pydantic
+
+from . import validation
+from .api.schemas import ApplicationIn, EnterpriseIn, PayeeAccountIn, PersonIn
+from .domain import identity
+from .domain.errors import InvalidField
+from .usecases import PRODUCER, _applicant, _contacts, _person_snapshot
+
+BULK_LOCK = "registration:bulk-intake"
+PLACEHOLDERS = ("person", "enterprise")
+FACT_REFERENCES = ("subject_id", "host_enterprise_id", "employer_id")
+MAX_ATTEMPTS = 3
+
+
+# ------------------------------------------------------------------------------------------- results
+@dataclass
+class RecordResult:
+    source_reference: str
+    status: IntakeStatus
+    application_id: uuid.UUID | None = None
+    errors: list[IntakeError] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source_reference": self.source_reference,
+            "status": self.status.value,
+            "application_id": str(self.application_id) if self.application_id else None,
+            "errors": [e.model_dump() for e in self.errors],
+        }
+
+
+def _refused(source_reference: str, field_name: str, reason_en: str, reason_zh: str) -> RecordResult:
+    return RecordResult(
+        source_reference,
+        IntakeStatus.REJECTED,
+        errors=[IntakeError(field=field_name, reason=reason_en, reason_zh=reason_zh)],
+    )
+
+
+def _refused_by(source_reference: str, exc: InvalidField) -> RecordResult:
+    return _refused(source_reference, exc.field, exc.reason_en, exc.reason_zh)
+
+
+def _refused_by_pydantic(source_reference: str, exc: ValidationError, prefix: str = "") -> RecordResult:
+    errors = [
+        IntakeError(
+            field=f"{prefix}{e.field}" if e.field != "(body)" else prefix.rstrip(".") or "(record)",
+            reason=e.reason,
+            reason_zh=e.reason_zh,
+        )
+        for e in field_errors_from_pydantic(exc.errors(), drop_prefix=())
+    ]
+    return RecordResult(source_reference, IntakeStatus.REJECTED, errors=errors)
+
+
+# ------------------------------------------------------------------------------------------- prepare
+@dataclass
+class Prepared:
+    """A record that passed every rule that needs no database; ids are provisional until `store`."""
+
+    source_reference: str
+    digest: str
+    person: PersonIn | None
+    resident: identity.ResidentId | None
+    enterprise: EnterpriseIn | None
+    credit_code: str | None
+    account: PayeeAccountIn
+    account_number: str
+    application: ApplicationIn
+    jurisdiction: str
+    proxy: Proxy | None
+    person_id: uuid.UUID
+    enterprise_id: uuid.UUID
+
+
+@dataclass
+class Incoming:
+    """One raw record of a batch: its reference and content hash, and what `prepare` made of it."""
+
+    source_reference: str | None
+    digest: str
+    outcome: Prepared | RecordResult
+
+
+def record_digest(raw: Any) -> str:
+    return hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _reference(raw: Any) -> str | None:
+    ref = raw.get("source_reference") if isinstance(raw, dict) else None
+    return ref if isinstance(ref, str) and 0 < len(ref) <= 100 and "\x00" not in ref else None
+
+
+def prepare(raw: Any, caller: Integration, index: int = 0) -> Incoming:
+    ref = _reference(raw)
+    digest = record_digest(raw) if isinstance(raw, dict) else ""
+    shown = ref or f"(record {index})"
+    try:
+        outcome: Prepared | RecordResult = _prepare(raw, caller, shown, digest)
+    except InvalidField as exc:
+        outcome = _refused_by(shown, exc)
+    return Incoming(ref, digest, outcome)
+
+
+def _prepare(raw: Any, caller: Integration, ref: str, digest: str) -> Prepared | RecordResult:
+    if not isinstance(raw, dict):
+        return _refused(ref, "(record)", "a record must be a JSON object", "每条记录应为 JSON 对象")
+    if _has_nul(raw):
+        return _refused(ref, "(record)", "NUL characters are not allowed", "不允许出现空字符(NUL)")
+    try:
+        record = IntakeRecord.model_validate(raw)
+    except ValidationError as exc:
+        return _refused_by_pydantic(ref, exc)
+    person_id, enterprise_id = uuid.uuid4(), uuid.uuid4()
+    # The HTTP request models: the same field rules, unknown fields refused, whitespace stripped.
+    person = enterprise = None
+    try:
+        if raw.get("person") is not None:
+            person = PersonIn.model_validate(raw["person"])
+    except ValidationError as exc:
+        return _refused_by_pydantic(ref, exc, "person.")
+    try:
+        if raw.get("enterprise") is not None:
+            enterprise = EnterpriseIn.model_validate(raw["enterprise"])
+    except ValidationError as exc:
+        return _refused_by_pydantic(ref, exc, "enterprise.")
+    app = record.application
+    kind = ApplicantKind(app.applicant)
+    if kind is ApplicantKind.PERSON and person is None:
+        raise InvalidField(
+            "person", "申请人为个人时必须提供个人信息", "the applicant is the person: the record needs one"
+        )
+    if kind is ApplicantKind.ENTERPRISE and enterprise is None:
+        raise InvalidField(
+            "enterprise", "申请人为单位时必须提供单位信息", "the applicant is the enterprise: the record needs one"
+        )
+    if app.beneficiary == "person" and (person is None or kind is ApplicantKind.PERSON):
+        raise InvalidField(
+            "application.beneficiary",
+            "受益人为个人时，申请人应为单位且记录中应有个人信息",
+            "a person beneficiary needs an enterprise applicant and the record's person",
+        )
+    applicant_id = person_id if kind is ApplicantKind.PERSON else enterprise_id
+    try:
+        account = PayeeAccountIn.model_validate({**raw["account"], "owner_id": applicant_id})
+    except ValidationError as exc:
+        return _refused_by_pydantic(ref, exc, "account.")
+    expected_kind = AccountKind.SOCIAL_SECURITY_CARD if kind is ApplicantKind.PERSON else AccountKind.ENTERPRISE_BASIC
+    if account.kind is not expected_kind:
+        raise InvalidField(
+            "account.kind",
+            "个人申请应使用社保卡账户，单位申请应使用对公基本账户",
+            f"the applicant's account must be of kind {expected_kind.value}",
+        )
+    ids = {"person": person_id if person else None, "enterprise": enterprise_id if enterprise else None}
+    body = {k: v for k, v in raw["application"].items() if k not in ("applicant", "beneficiary")}
+    body["facts"] = [_resolve_fact(f, ids, i) for i, f in enumerate(body.get("facts") or [])]
+    body.update(
+        applicant={"kind": kind.value, "id": applicant_id},
+        beneficiary_person_id=person_id if app.beneficiary == "person" else None,
+        payee_account_id=applicant_id,  # placeholder: the account id is known in `store`
+        source_reference=record.source_reference,
+    )
+    try:
+        application = ApplicationIn.model_validate(body)
+    except ValidationError as exc:
+        return _refused_by_pydantic(ref, exc, "application.")
+    resident = validation.check_person(person, "person.") if person else None
+    credit_code = validation.check_enterprise(enterprise, "enterprise.") if enterprise else None
+    number = validation.check_account_number(account.kind, account.account_number, account.bank_code, "account.")
+    owner = person if kind is ApplicantKind.PERSON else enterprise
+    assert owner is not None
+    validation.check_holder_name(owner.name, account.holder_name, "account.holder_name")
+    validation.check_period(application.period, "application.period.end")
+    allowed = {applicant_id} | ({person_id} if application.beneficiary_person_id else set())
+    validation.check_fact_subjects(application.facts, allowed, "application.")
+    validation.check_contacts(application.contacts, "application.")
+    proxy = None
+    if application.proxy is not None:
+        proxy_resident = validation.check_proxy(application.proxy, "application.")
+        proxy = Proxy(
+            name=application.proxy.name,
+            id_number_masked=proxy_resident.masked,
+            relationship=application.proxy.relationship,
+            authorisation_reference=application.proxy.authorisation_reference,
+        )
+    jurisdiction = application.jurisdiction or owner.region_code
+    identity.check_region_code(jurisdiction, "application.jurisdiction")
+    if not caller.covers(jurisdiction):
+        raise InvalidField(
+            "application.jurisdiction" if application.jurisdiction else f"{kind.value}.region_code",
+            f"申请的受理地区 {jurisdiction} 不在接入方的管辖范围（{caller.jurisdiction}）内",
+            f"the application's region {jurisdiction} is outside the integration's jurisdiction "
+            f"({caller.jurisdiction or 'none'})",
+        )
+    return Prepared(
+        source_reference=record.source_reference,
+        digest=digest,
+        person=person,
+        resident=resident,
+        enterprise=enterprise,
+        credit_code=credit_code,
+        account=account,
+        account_number=number,
+        application=application,
+        jurisdiction=jurisdiction,
+        proxy=proxy,
+        person_id=person_id,
+        enterprise_id=enterprise_id,
+    )
+
+
+def _resolve_fact(fact: Any, ids: dict[str, uuid.UUID | None], i: int) -> Any:
+    """Facts name their subject (and host or employer) "person" or "enterprise": the record's own."""
+    if not isinstance(fact, dict):
+        return fact
+    out = dict(fact)
+    for key in FACT_REFERENCES:
+        value = out.get(key)
+        if value in PLACEHOLDERS:
+            resolved = ids[value]
+            if resolved is None:
+                raise InvalidField(
+                    f"application.facts.{i}.{key}",
+                    f"记录中没有{'个人' if value == 'person' else '单位'}信息",
+                    f"the record has no {value}",
+                )
+            out[key] = resolved
+    return out
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL text cannot hold NUL: refuse it here, naming the record, instead of failing the batch."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+# --------------------------------------------------------------------------------------------- store
+class ConcurrentWrite(Exception):
+    """Another writer registered a row this batch looked up as missing: run the batch again."""
+
+
+@dataclass
+class Batch:
+    integration: Integration
+    batch_id: str
+    request_id: str
+    records: list[Incoming]
+    publish_results: bool = True
+
+
+async def store(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
+    """Apply a batch in one transaction (the caller's connection, outside any transaction); retried when a
+    concurrent writer took a row the batch meant to create."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with conn.transaction():
+                return await _store(conn, schema, batch)
+        except (ConcurrentWrite, asyncpg.UniqueViolationError):
+            if attempt == MAX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def store_in_transaction(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
+    """Like `store`, inside a transaction the caller holds (the Kafka consumer adds its inbox row to it)."""
+    return await _store(conn, schema, batch)
+
+
+@dataclass
+class _Known:
+    """What the batch knows so far of persons, enterprises, accounts and live applications."""
+
+    persons: dict[str, dict[str, Any]] = field(default_factory=dict)  # id_number -> row
+    enterprises: dict[str, dict[str, Any]] = field(default_factory=dict)  # credit_code -> row
+    accounts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    live: dict[str, uuid.UUID] = field(default_factory=dict)  # dedup key -> application id
+    facts: dict[uuid.UUID, list[Any]] = field(default_factory=dict)  # subject -> facts (stored, then new)
+
+
+async def _store(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
+    caller = batch.integration
+    now = datetime.now(UTC)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", BULK_LOCK)
+    refs = list({r.source_reference for r in batch.records if r.source_reference is not None})
+    previous = {
+        r["source_reference"]: r
+        for r in await conn.fetch(
+            """SELECT source_reference, request_hash, status, application_id, errors FROM intake_results
+               WHERE integration_id = $1 AND source_reference = ANY($2::text[])""",
+            caller.id,
+            refs,
+        )
+    }
+    submitted = {
+        r["source_reference"]: r
+        for r in await conn.fetch(
+            """SELECT source_reference, id, request_hash FROM applications
+               WHERE integration_id = $1 AND source_reference = ANY($2::text[])""",
+            caller.id,
+            refs,
+        )
+    }
+    candidates = [
+        r.outcome
+        for r in batch.records
+        if isinstance(r.outcome, Prepared)
+        and r.source_reference not in previous
+        and r.source_reference not in submitted
+    ]
+    known = await _look_up(conn, candidates)
+
+    results: list[RecordResult] = []
+    seen: dict[str, tuple[str, RecordResult]] = {}
+    writes = _Writes()
+    for incoming in batch.records:
+        ref = incoming.source_reference
+        result = _answer_known(incoming, previous.get(ref or ""), submitted.get(ref or ""), seen)
+        if result is None:
+            if isinstance(incoming.outcome, Prepared):
+                result = _accept(incoming.outcome, known, writes, caller, now)
+            else:
+                result = incoming.outcome
+        if ref is not None and ref not in seen:
+            seen[ref] = (incoming.digest, result)
+            if ref not in previous or previous[ref]["request_hash"] != incoming.digest:
+                writes.result_rows.append(
+                    (
+                        caller.id,
+                        ref,
+                        incoming.digest,
+                        result.status.value,
+                        result.application_id,
+                        [e.model_dump() for e in result.errors],
+                        batch.batch_id,
+                        now,
+                    )
+                )
+        results.append(result)
+    await writes.flush(conn, schema, batch, results, now)
+    return results
+
+
+def _answer_known(
+    incoming: Incoming, previous: Any, submitted: Any, seen: dict[str, tuple[str, RecordResult]]
+) -> RecordResult | None:
+    """The original answer for a record this integration already sent (in an earlier batch or this one)."""
+    ref = incoming.source_reference
+    if ref is None:
+        return None
+    if ref in seen:
+        digest, first = seen[ref]
+        if digest == incoming.digest:
+            status = IntakeStatus.ALREADY_ACCEPTED if first.status is IntakeStatus.ACCEPTED else first.status
+            return RecordResult(ref, status, first.application_id, list(first.errors))
+        return _refused(
+            ref,
+            "source_reference",
+            "the source reference is repeated in the batch with other content",
+            "同一批次中来源单号重复且内容不同",
+        )
+    if submitted is not None:
+        if submitted["request_hash"] == incoming.digest:
+            return RecordResult(ref, IntakeStatus.ALREADY_ACCEPTED, submitted["id"])
+        return _refused(
+            ref,
+            "source_reference",
+            f"the source reference was used for a different request (application {submitted['id']})",
+            "来源单号已用于另一笔不同的申请",
+        )
+    if previous is not None and previous["request_hash"] == incoming.digest:
+        errors = [IntakeError.model_validate(e) for e in previous["errors"]]
+        return RecordResult(ref, IntakeStatus(previous["status"]), previous["application_id"], errors)
+    return None  # new, or refused before and sent again corrected
+
+
+async def _look_up(conn: Connection, candidates: Sequence[Prepared]) -> _Known:
+    known = _Known()
+    id_numbers = list({p.resident.number for p in candidates if p.resident})
+    codes = list({p.credit_code for p in candidates if p.credit_code})
+    for r in await conn.fetch("SELECT * FROM persons WHERE id_number = ANY($1::text[])", id_numbers):
+        known.persons[r["id_number"]] = {**dict(r), "stored": True}
+    for r in await conn.fetch("SELECT * FROM enterprises WHERE credit_code = ANY($1::text[])", codes):
+        known.enterprises[r["credit_code"]] = {**dict(r), "stored": True}
+    # Accounts, live applications and facts of the stored applicants (new ones have none yet).
+    owners, keys = [], []
+    for p in candidates:
+        applicant = _stored_applicant(p, known)
+        beneficiary = (
+            known.persons.get(p.resident.number) if p.application.beneficiary_person_id and p.resident else None
+        )
+        if applicant is not None:
+            owners.append(applicant["id"])
+            keys.append(
+                validation.dedup_key(
+                    p.application.programme_id,
+                    applicant["id"],
+                    (beneficiary["id"] if beneficiary else p.person_id)
+                    if p.application.beneficiary_person_id
+                    else None,
+                    p.application.period,
+                )
+            )
+    if owners:
+        for r in await conn.fetch("SELECT * FROM payee_accounts WHERE owner_id = ANY($1::uuid[])", owners):
+            known.accounts[(str(r["owner_id"]), r["kind"], r["account_number"])] = {**dict(r), "stored": True}
+        for r in await conn.fetch(
+            "SELECT dedup_key, id FROM applications WHERE dedup_key = ANY($1::text[]) AND status <> 'withdrawn'", keys
+        ):
+            known.live[r["dedup_key"]] = r["id"]
+    subjects = [r["id"] for r in (*known.persons.values(), *known.enterprises.values())]
+    if subjects:
+        for r in await conn.fetch(
+            "SELECT subject_id, payload FROM facts WHERE subject_id = ANY($1::uuid[]) ORDER BY recorded_at, id",
+            subjects,
+        ):
+            known.facts.setdefault(r["subject_id"], []).append(r["payload"])
+    return known
+
+
+def _stored_applicant(p: Prepared, known: _Known) -> dict[str, Any] | None:
+    if p.application.applicant.kind is ApplicantKind.PERSON:
+        return known.persons.get(p.resident.number) if p.resident else None
+    return known.enterprises.get(p.credit_code) if p.credit_code else None
+
+
+@dataclass
+class _Writes:
+    persons: list[tuple[Any, ...]] = field(default_factory=list)
+    person_links: list[tuple[Any, ...]] = field(default_factory=list)
+    enterprises: list[tuple[Any, ...]] = field(default_factory=list)
+    enterprise_links: list[tuple[Any, ...]] = field(default_factory=list)
+    accounts: list[tuple[Any, ...]] = field(default_factory=list)
+    facts: list[tuple[Any, ...]] = field(default_factory=list)
+    applications: list[tuple[Any, ...]] = field(default_factory=list)
+    timeline: list[tuple[Any, ...]] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
+    result_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
+
+    async def flush(
+        self, conn: Connection, schema: str, batch: Batch, results: list[RecordResult], now: datetime
+    ) -> None:
+        caller = batch.integration
+        for result in results:
+            self.audit.append(
+                (
+                    caller.id,
+                    batch.request_id,
+                    "application.submit" if result.status is IntakeStatus.ACCEPTED else "intake.record",
+                    "application",
+                    str(result.application_id) if result.application_id else None,
+                    {
+                        "batch_id": batch.batch_id,
+                        "source_reference": result.source_reference,
+                        "status": result.status.value,
+                        "errors": [e.field for e in result.errors],
+                    },
+                )
+            )
+        counts = _counts(results)
+        self.audit.append((caller.id, batch.request_id, "intake.batch", "intake_batch", batch.batch_id, counts))
+        if batch.publish_results:
+            for result in results:
+                self.outbox.append(_result_record(caller, batch.batch_id, result, now))
+        taken = await _copy_upsert(conn, "persons", PERSON_COLUMNS, self.persons, "ON CONFLICT (id_number) DO NOTHING")
+        if taken != len(self.persons):
+            raise ConcurrentWrite("a person of the batch was registered meanwhile")
+        taken = await _copy_upsert(
+            conn, "enterprises", ENTERPRISE_COLUMNS, self.enterprises, "ON CONFLICT (credit_code) DO NOTHING"
+        )
+        if taken != len(self.enterprises):
+            raise ConcurrentWrite("an enterprise of the batch was registered meanwhile")
+        await _copy_upsert(conn, "person_links", LINK_COLUMNS["person"], self.person_links, "ON CONFLICT DO NOTHING")
+        await _copy_upsert(
+            conn, "enterprise_links", LINK_COLUMNS["enterprise"], self.enterprise_links, "ON CONFLICT DO NOTHING"
+        )
+        taken = await _copy_upsert(
+            conn,
+            "payee_accounts",
+            ACCOUNT_COLUMNS,
+            self.accounts,
+            "ON CONFLICT (owner_id, kind, account_number) DO NOTHING",
+        )
+        if taken != len(self.accounts):
+            raise ConcurrentWrite("a payee account of the batch was registered meanwhile")
+        # No conflict clause: the unique indexes (source reference, one live application per applicant, programme
+        # and period) raise on a concurrent HTTP submission, and the batch runs again.
+        await _copy(conn, "applications", APPLICATION_COLUMNS, self.applications)
+        await _copy(conn, "application_timeline", TIMELINE_COLUMNS, self.timeline)
+        await _copy(conn, "facts", FACT_COLUMNS, self.facts)
+        await _copy(conn, "audit_log", AUDIT_COLUMNS, self.audit)
+        await _copy_upsert(
+            conn,
+            "intake_results",
+            RESULT_COLUMNS,
+            self.result_rows,
+            """ON CONFLICT (integration_id, source_reference) DO UPDATE
+               SET request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
+                   application_id = EXCLUDED.application_id, errors = EXCLUDED.errors,
+                   batch_id = EXCLUDED.batch_id, processed_at = EXCLUDED.processed_at""",
+        )
+        if self.outbox:
+            await _copy(
+                conn,
+                "outbox",
+                OUTBOX_COLUMNS,
+                [(r.topic, r.key, r.event_type, r.headers, r.value) for r in self.outbox],
+            )
+            await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+
+
+def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: datetime) -> RecordResult:
+    """Match the record against what is known; stage its rows and event, or refuse it."""
+    ref = p.source_reference
+    person_row = enterprise_row = None
+    if p.person is not None and p.resident is not None:
+        person_row = known.persons.get(p.resident.number)
+        if person_row is not None and person_row["name"] != p.person.name:
+            return _refused(
+                ref,
+                "person.name",
+                "this resident ID is registered under another name",
+                "该居民身份号码已登记，姓名不一致",
+            )
+    if p.enterprise is not None and p.credit_code is not None:
+        enterprise_row = known.enterprises.get(p.credit_code)
+        if enterprise_row is not None and enterprise_row["name"] != p.enterprise.name:
+            return _refused(
+                ref,
+                "enterprise.name",
+                "this credit code is registered under another name",
+                "该统一社会信用代码已登记，名称不一致",
+            )
+    new_person = person_row is None and p.person is not None
+    new_enterprise = enterprise_row is None and p.enterprise is not None
+    if new_person:
+        assert p.person is not None
+        assert p.resident is not None
+        person_row = {
+            "id": p.person_id,
+            "id_number": p.resident.number,
+            "name": p.person.name,
+            "birth_date": p.resident.birth_date,
+            "sex": p.resident.sex,
+            "region_code": p.person.region_code,
+            "mobile": p.person.mobile,
+            "email": p.person.email,
+            "guardian_name": p.person.guardian_name,
+            "guardian_mobile": p.person.guardian_mobile,
+        }
+    if new_enterprise:
+        assert p.enterprise is not None
+        enterprise_row = {
+            "id": p.enterprise_id,
+            "credit_code": p.credit_code,
+            "name": p.enterprise.name,
+            "region_code": p.enterprise.region_code,
+            "size": p.enterprise.size.value,
+            "contact_name": p.enterprise.contact_name,
+            "contact_mobile": p.enterprise.contact_mobile,
+            "contact_email": p.enterprise.contact_email,
+        }
+    app = p.application
+    person_kind = app.applicant.kind is ApplicantKind.PERSON
+    applicant_row = person_row if person_kind else enterprise_row
+    assert applicant_row is not None
+    applicant_id = applicant_row["id"]
+    beneficiary_row = person_row if app.beneficiary_person_id is not None else None
+    key = validation.dedup_key(
+        app.programme_id, applicant_id, beneficiary_row["id"] if beneficiary_row else None, app.period
+    )
+    existing = known.live.get(key)
+    if existing is not None:
+        return RecordResult(
+            ref,
+            IntakeStatus.DUPLICATE_APPLICATION,
+            existing,
+            [
+                IntakeError(
+                    field="application",
+                    reason=f"the applicant already applied for this programme and period: application {existing}",
+                    reason_zh=f"该申请人已就同一项目和期间提出申请（申请 {existing}）",
+                )
+            ],
+        )
+    account_key = (str(applicant_id), p.account.kind.value, p.account_number)
+    account_row = known.accounts.get(account_key)
+    new_account = account_row is None
+    if account_row is None:
+        account_row = {
+            "id": uuid.uuid4(),
+            "owner_id": applicant_id,
+            "kind": p.account.kind.value,
+            "account_number": p.account_number,
+            "holder_name": p.account.holder_name,
+            "bank_code": p.account.bank_code,
+            "bank_name": p.account.bank_name,
+        }
+
+    # Accepted: everything below is staged for the batch's COPY.
+    remap = {
+        p.person_id: person_row["id"] if person_row else p.person_id,
+        p.enterprise_id: enterprise_row["id"] if enterprise_row else p.enterprise_id,
+    }
+    facts = [_remapped(f.model_dump(mode="json"), remap) for f in app.facts]
+    if new_person:
+        assert person_row is not None
+        known.persons[person_row["id_number"]] = person_row
+        w.persons.append((*tuple(person_row[c] for c in PERSON_COLUMNS[:-1]), caller.id))
+    if new_enterprise:
+        assert enterprise_row is not None
+        known.enterprises[enterprise_row["credit_code"]] = enterprise_row
+        w.enterprises.append((*tuple(enterprise_row[c] for c in ENTERPRISE_COLUMNS[:-1]), caller.id))
+    if person_row is not None:
+        w.person_links.append((person_row["id"], caller.id))
+    if enterprise_row is not None:
+        w.enterprise_links.append((enterprise_row["id"], caller.id))
+    if new_account:
+        known.accounts[account_key] = account_row
+        w.accounts.append((*tuple(account_row[c] for c in ACCOUNT_COLUMNS[:-1]), caller.id))
+    subjects = [applicant_id] + ([beneficiary_row["id"]] if beneficiary_row else [])
+    context = [f for s in subjects for f in known.facts.get(s, [])]
+    for fact in facts:
+        known.facts.setdefault(uuid.UUID(fact["subject_id"]), []).append(fact)
+        w.facts.append((uuid.uuid4(), uuid.UUID(fact["subject_id"]), fact["kind"], fact, caller.id))
+
+    application_id, event_id, correlation_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    known.live[key] = application_id
+    contacts = _contacts(app, applicant_row, beneficiary_row)
+    payload = ApplicationSubmittedPayload(
+        application_id=application_id,
+        programme_id=app.programme_id,
+        applicant=_applicant(app.applicant.kind, applicant_row),
+        beneficiary=_person_snapshot(beneficiary_row) if beneficiary_row is not None else None,
+        period=app.period,
+        facts=[*context, *facts],
+        payee=PayeeAccount(
+            account_id=account_row["id"],
+            kind=account_row["kind"],
+            holder_name=account_row["holder_name"],
+            account_number=account_row["account_number"],
+            bank_code=account_row["bank_code"],
+            bank_name=account_row["bank_name"],
+        ),
+        contacts=contacts,
+        proxy=p.proxy,
+        commitment=app.commitment,
+        jurisdiction=p.jurisdiction,
+        integration_id=caller.id,
+        source_reference=ref,
+        submitted_at=now,
+    )
+    event = ApplicationSubmitted.create(
+        payload,
+        producer=PRODUCER,
+        subject_key=str(applicant_id),
+        correlation_id=correlation_id,
+        occurred_at=now,
+        event_id=event_id,
+    )
+    w.outbox.append(_event_record(event))
+    w.applications.append(
+        (
+            application_id,
+            app.programme_id,
+            app.applicant.kind.value,
+            applicant_id,
+            beneficiary_row["id"] if beneficiary_row else None,
+            app.period.start if app.period else None,
+            app.period.end if app.period else None,
+            account_row["id"],
+            p.jurisdiction,
+            caller.id,
+            ref,
+            None,
+            p.digest,
+            app.commitment,
+            p.proxy.model_dump(mode="json") if p.proxy else None,
+            [c.model_dump(mode="json") for c in contacts],
+            "submitted",
+            key,
+            correlation_id,
+            now,
+        )
+    )
+    w.timeline.append((application_id, event_id, "submitted", now, "申请已提交 / application submitted"))
+    return RecordResult(ref, IntakeStatus.ACCEPTED, application_id)
+
+
+def _remapped(fact: dict[str, Any], remap: dict[uuid.UUID, uuid.UUID]) -> dict[str, Any]:
+    """Provisional ids replaced by the stored person's or enterprise's id."""
+    by_text = {str(k): str(v) for k, v in remap.items() if k != v}
+    if not by_text:
+        return fact
+    return {k: by_text.get(v, v) if k in FACT_REFERENCES and isinstance(v, str) else v for k, v in fact.items()}
+
+
+def _event_record(event: ApplicationSubmitted) -> OutboxRecord:
+    return OutboxRecord(
+        topic="registration.applications.v1",
+        key=event.subject_key,
+        value=event.model_dump_json(),
+        headers=event_headers(event),
+        event_type=event.event_type,
+    )
+
+
+def _result_record(caller: Integration, batch_id: str, result: RecordResult, now: datetime) -> OutboxRecord:
+    event = IntakeResult.create(
+        IntakeResultPayload(
+            integration_id=caller.id,
+            batch_id=batch_id,
+            source_reference=result.source_reference,
+            status=result.status,
+            application_id=result.application_id,
+            errors=result.errors,
+            processed_at=now,
+        ),
+        producer=PRODUCER,
+        subject_key=caller.id,
+        correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"intake:{caller.id}:{batch_id}"),
+        occurred_at=now,
+    )
+    return OutboxRecord(
+        topic=INTAKE_RESULTS.name,
+        key=caller.id,
+        value=event.model_dump_json(),
+        headers=event_headers(event),
+        event_type=event.event_type,
+    )
+
+
+def _counts(results: Iterable[RecordResult]) -> dict[str, int]:
+    counts = {s.value: 0 for s in IntakeStatus}
+    for r in results:
+        counts[r.status.value] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------- COPY
+PERSON_COLUMNS = (
+    "id", "id_number", "name", "birth_date", "sex", "region_code", "mobile", "email", "guardian_name",
+    "guardian_mobile", "created_by",
+)  # fmt: skip
+ENTERPRISE_COLUMNS = (
+    "id", "credit_code", "name", "region_code", "size", "contact_name", "contact_mobile", "contact_email",
+    "created_by",
+)  # fmt: skip
+LINK_COLUMNS = {"person": ("person_id", "integration_id"), "enterprise": ("enterprise_id", "integration_id")}
+ACCOUNT_COLUMNS = ("id", "owner_id", "kind", "account_number", "holder_name", "bank_code", "bank_name", "created_by")
+FACT_COLUMNS = ("id", "subject_id", "kind", "payload", "recorded_by")
+APPLICATION_COLUMNS = (
+    "id", "programme_id", "applicant_kind", "applicant_id", "beneficiary_id", "period_start", "period_end",
+    "payee_account_id", "jurisdiction", "integration_id", "source_reference", "idempotency_key", "request_hash",
+    "commitment", "proxy", "contacts", "status", "dedup_key", "correlation_id", "submitted_at",
+)  # fmt: skip
+TIMELINE_COLUMNS = ("application_id", "event_id", "kind", "at", "summary")
+AUDIT_COLUMNS = ("integration_id", "request_id", "action", "entity", "entity_id", "detail")
+RESULT_COLUMNS = (
+    "integration_id", "source_reference", "request_hash", "status", "application_id", "errors", "batch_id",
+    "processed_at",
+)  # fmt: skip
+OUTBOX_COLUMNS = ("topic", "key", "event_type", "headers", "value")
+
+
+JSON_COLUMNS = frozenset({"payload", "proxy", "contacts", "detail", "errors", "headers"})
+
+
+async def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    await _copy_upsert(conn, table, columns, rows, "")
+
+
+async def _copy_upsert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], conflict: str
+) -> int:
+    """COPY into a staging table, then INSERT … SELECT … [ON CONFLICT] into the table: the rows inserted.
+
+    JSON columns are staged as text and cast back: asyncpg's COPY is binary and has no binary jsonb encoder
+    (the pool's JSON codecs are text codecs)."""
+    if not rows:
+        return 0
+    stage = f"intake_stage_{table}"
+    staged = ", ".join(f"{c}::text AS {c}" if c in JSON_COLUMNS else c for c in columns)
+    await conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {staged} FROM {table} WITH NO DATA"
+    )
+    json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
+    if json_at:
+        rows = [_json_as_text(row, json_at) for row in rows]
+    await conn.copy_records_to_table(stage, columns=list(columns), records=rows)
+    names = ", ".join(columns)
+    select = ", ".join(f"{c}::jsonb" if c in JSON_COLUMNS else c for c in columns)
+    status = await conn.execute(f"INSERT INTO {table} ({names}) SELECT {select} FROM {stage} {conflict}")
+    return int(status.split()[-1])
+
+
+def _json_as_text(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = orjson.dumps(values[i]).decode()
+    return tuple(values)
