@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from subsidy_contracts.deadletter import FailureKind
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+FAILURE_KINDS = ("transient", "retry", "dead_letter")
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
@@ -99,3 +102,12 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+
+    def declare_consumer(self, consumer: str) -> None:
+        """Exports a consumer's failure counters at 0 from the start: a series that only appears with its first
+        dead letter is invisible to increase() and rate(), so the first one would never alert."""
+        self.events_duplicate.labels(consumer)
+        for kind in FAILURE_KINDS:
+            self.events_failed.labels(consumer, kind)
+        for failure in FailureKind:
+            self.dead_letters.labels(consumer, failure.value)

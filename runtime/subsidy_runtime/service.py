@@ -110,6 +110,7 @@ class ServiceRuntime:
                 self, name=name, topic=topic, events=events, handler=handler, max_records=max_records
             )
             consumer.subscribe(self.broker)
+            self.metrics.declare_consumer(name)
             if not self.consumers:
                 self._declare_failure_topics()
             self.consumers[name] = consumer
