@@ -6,6 +6,7 @@
 #   stack.sh install            Python environment, Kafka jars, PostgreSQL binaries, kcat
 #   stack.sh infra-up           Kafka + PostgreSQL (+ topics, database, roles, schemas)
 #   stack.sh services-up        simulators + the four services (needs infra-up)
+#   stack.sh simulators-up      the SMS gateway and SMTP server only; service-up NAME: one service
 #   stack.sh up                 infra-up + services-up
 #   stack.sh prometheus-up      a local Prometheus (Debian package) scraping the services, with the alert rules
 #   stack.sh prometheus-down    stop it (down stops it too); install-prometheus: only install prometheus, promtool
@@ -301,7 +302,10 @@ prometheus_up() {  # scrapes this stack's four services; config rendered from de
 simulators_up() {
   start_bg sms-gateway "$PY" -m uvicorn deploy.local.simulators.sms_gateway:app --app-dir "$ROOT_DIR" \
     --host 127.0.0.1 --port "$SMS_GATEWAY_PORT" --no-access-log --log-level warning
+  start_bg smtp-server "$PY" -m deploy.local.simulators.smtp_server --port "$SMTP_PORT" \
+    --mailbox "$STATE_DIR/mail/received.jsonl"
   wait_http "http://127.0.0.1:$SMS_GATEWAY_PORT/healthz" 30 sms-gateway
+  wait_tcp 127.0.0.1 "$SMTP_PORT" 30 smtp-server
 }
 
 service_env() {  # prints KEY=VALUE lines for one service
@@ -315,6 +319,10 @@ service_env() {  # prints KEY=VALUE lines for one service
   echo "INTEGRATIONS_FILE=${INTEGRATIONS_FILE:-$HERE/integrations.yaml}"
   if [ "$svc" = "notifications" ]; then
     echo "SMS_GATEWAY_URL=http://127.0.0.1:$SMS_GATEWAY_PORT"
+    echo "SMS_RECEIPT_URL=http://127.0.0.1:$NOTIFICATIONS_HTTP_PORT/v1/sms/receipts"
+    echo "SMS_QUIET_HOURS=${SMS_QUIET_HOURS-22:00-08:00}"
+    echo "SMTP_HOST=127.0.0.1"
+    echo "SMTP_PORT=$SMTP_PORT"
   fi
 }
 
@@ -338,6 +346,7 @@ services_down() {
   local svc
   for svc in $SERVICES; do stop_pid "$svc" 30; done
   stop_pid sms-gateway 10
+  stop_pid smtp-server 10
   stop_pid bank-simulator 10
 }
 
@@ -374,6 +383,8 @@ case "${1:-}" in
   install) install_all ;;
   infra-up) install_all; pg_up; kafka_up ;;
   services-up) services_up ;;
+  simulators-up) simulators_up ;;
+  service-up) service_up "${2:?service}"; wait_http "http://127.0.0.1:$(service_http_port "$2")/readyz" 90 "$2" ;;
   up) install_all; pg_up; kafka_up; services_up ;;
   down) down_all ;;
   wipe) wipe ;;

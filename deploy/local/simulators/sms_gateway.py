@@ -4,23 +4,42 @@ It speaks the batch protocol of notifications/gateway.py: each message carries t
 repeated id is answered "duplicate" and not delivered again, as a real gateway's de-duplication would. It
 keeps what each handset received so that tests can check "exactly once", and can be told to fail.
 
-    POST /v1/sms/send          {"messages": [{"client_msg_id", "mobile", "content"}]}
+When a send request names a callback_url, the carrier's status reports follow as delivery receipts: a
+signed POST (HMAC, the platform's scheme, key SMS_RECEIPT_KEY_ID / SMS_RECEIPT_SECRET) of
+{"receipts": [{"client_msg_id", "gateway_msg_id", "status": "DELIVRD" | "UNDELIV", "error", "done_at"}]},
+batched, shortly after the send. Numbers told to be unreachable get UNDELIV.
+
+    POST /v1/sms/send          {"messages": [{"client_msg_id", "mobile", "content"}], "callback_url"?}
     GET  /v1/sms/delivered     every delivered message (?mobile= filters)
-    GET  /v1/sms/stats         counts of requests, attempts, deliveries, duplicates, rejections
-    POST /admin/faults         {"fail_requests": N, "status": 503}: the next N requests fail
+    GET  /v1/sms/stats         counts of requests, attempts, deliveries, duplicates, rejections, receipts
+    POST /admin/faults         {"fail_requests": N, "status": 503, "undeliverable": [mobile, ...],
+                                "receipts": true}: the next N requests fail; those numbers get UNDELIV;
+                                with receipts false, receipts are lost (never posted)
     POST /admin/reset          forget everything
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import secrets
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+import orjson
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from subsidy_runtime.auth import signed_headers
+
+RECEIPT_KEY_ID = os.environ.get("SMS_RECEIPT_KEY_ID", "sms-gateway-local")
+RECEIPT_SECRET = os.environ.get("SMS_RECEIPT_SECRET", "local-secret-sms-gateway-receipts")
+RECEIPT_DELAY_S = float(os.environ.get("SMS_RECEIPT_DELAY_S", "0.2"))
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 SIGNATURE = re.compile(r"^【[^】]{2,12}】")
@@ -34,11 +53,14 @@ class OutgoingSms(BaseModel):
 
 class SendRequest(BaseModel):
     messages: list[OutgoingSms] = Field(min_length=1, max_length=1000)
+    callback_url: str | None = Field(default=None, max_length=500)
 
 
 class Faults(BaseModel):
     fail_requests: int = 0
     status: int = 503
+    undeliverable: list[str] = Field(default_factory=list)
+    receipts: bool = True
 
 
 class GatewayState:
@@ -53,10 +75,55 @@ class GatewayState:
         self.rejected = 0
         self.fail_requests = 0
         self.fail_status = 503
+        self.undeliverable: set[str] = set()
+        self.receipts_enabled = True
+        self.receipts_posted = 0
+        self.receipt_failures = 0
+        self.pending_receipts: dict[str, list[dict[str, Any]]] = {}
 
 
 state = GatewayState()
 app = FastAPI(title="SMS gateway simulator")
+_receipt_client: httpx.AsyncClient | None = None
+_receipt_tasks: set[asyncio.Task[None]] = set()
+
+
+async def _post_receipts(url: str) -> None:
+    """Post the receipts collected for `url` in one signed batch (retried a few times, as carriers do)."""
+    global _receipt_client
+    await asyncio.sleep(RECEIPT_DELAY_S)
+    batch = state.pending_receipts.pop(url, [])
+    if not batch or not state.receipts_enabled:
+        return
+    if _receipt_client is None:
+        _receipt_client = httpx.AsyncClient(timeout=10)
+    split = httpx.URL(url)
+    path = split.raw_path.decode()
+    for chunk_start in range(0, len(batch), 1000):
+        body = orjson.dumps({"receipts": batch[chunk_start : chunk_start + 1000]})
+        for attempt in range(5):
+            headers = signed_headers(
+                RECEIPT_KEY_ID, RECEIPT_SECRET, "POST", path, body, nonce=secrets.token_urlsafe(16)
+            )
+            headers["Content-Type"] = "application/json"
+            try:
+                response = await _receipt_client.post(url, content=body, headers=headers)
+                if response.status_code < 500:
+                    state.receipts_posted += len(batch[chunk_start : chunk_start + 1000])
+                    break
+            except httpx.HTTPError:
+                pass
+            state.receipt_failures += 1
+            await asyncio.sleep(0.5 * (attempt + 1))
+
+
+def _queue_receipt(url: str, receipt: dict[str, Any]) -> None:
+    first = url not in state.pending_receipts
+    state.pending_receipts.setdefault(url, []).append(receipt)
+    if first:
+        task = asyncio.create_task(_post_receipts(url))
+        _receipt_tasks.add(task)
+        task.add_done_callback(_receipt_tasks.discard)
 
 
 @app.get("/healthz")
@@ -102,6 +169,18 @@ async def send(body: SendRequest) -> Any:
             "received_at": time.time(),
         }
         results.append({"client_msg_id": m.client_msg_id, "status": "accepted", "gateway_msg_id": gateway_id})
+        if body.callback_url:
+            unreachable = m.mobile in state.undeliverable
+            _queue_receipt(
+                body.callback_url,
+                {
+                    "client_msg_id": m.client_msg_id,
+                    "gateway_msg_id": gateway_id,
+                    "status": "UNDELIV" if unreachable else "DELIVRD",
+                    "error": "MK:0001 用户关机或停机" if unreachable else None,
+                    "done_at": datetime.now(UTC).isoformat(),
+                },
+            )
     return {"results": results}
 
 
@@ -118,6 +197,8 @@ async def stats() -> dict[str, int]:
         "delivered": len(state.delivered),
         "duplicates": state.duplicates,
         "rejected": state.rejected,
+        "receipts_posted": state.receipts_posted,
+        "receipt_failures": state.receipt_failures,
     }
 
 
@@ -125,6 +206,8 @@ async def stats() -> dict[str, int]:
 async def faults(body: Faults) -> dict[str, int]:
     state.fail_requests = body.fail_requests
     state.fail_status = body.status
+    state.undeliverable = set(body.undeliverable)
+    state.receipts_enabled = body.receipts
     return {"fail_requests": state.fail_requests}
 
 

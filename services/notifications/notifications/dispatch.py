@@ -1,99 +1,230 @@
-"""Hands pending SMS messages to the gateway in batches, highest priority first.
+"""Hands due messages to their channel in batches, highest priority first, each at most once.
 
-The claim, the gateway call and the status update share one transaction. If the process dies after the
-gateway accepted a batch but before the commit, the rows are still pending and are sent again with the same
-client message ids: the gateway answers "duplicate" and the handset receives nothing twice.
+A batch goes through three steps:
+1. claim (one transaction): due rows, in priority order, locked with SKIP LOCKED so that workers share the
+   work; quiet hours hold back non-urgent SMS; the per-recipient rate limit defers the excess; the rest move
+   pending -> sending with claimed_at and one more attempt;
+2. send, outside any transaction (a slow provider holds no locks);
+3. mark (one transaction): accepted -> sent (and notifications.message-sent through the outbox), transient
+   failures back to pending after a backoff, permanent ones (or too many attempts) -> dead with a dead letter.
+
+If the process dies between 2 and 3, the rows stay in sending; after the lease they are claimed again and
+re-sent with the same client message id, which the SMS gateway answers "duplicate": nothing reaches a handset
+twice, and the row is marked sent then.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from subsidy_contracts.common import ContactRole
-from subsidy_contracts.notifications import Channel, MessageSent, MessageSentPayload
+import asyncpg
+
 from subsidy_runtime.logging import get_logger
-from subsidy_runtime.masking import mask_mobile
+from subsidy_runtime.metrics import ServiceMetrics
 from subsidy_runtime.outbox import Transaction
 
-from .gateway import SmsGateway, SmsMessage, TransientGatewayError
+from .channels import ChannelAdapter, Outcome, Outgoing
+from .metrics import NotificationMetrics
+from .policy import Backoff, Clock, QuietHours, RateLimit
+from .store import WAKE_CHANNEL, mask_recipient, sent_event
 
 log = get_logger(__name__)
-PRODUCER = "notifications"
 
 
-async def dispatch_once(tx: Transaction, gateway: SmsGateway, batch_size: int) -> int:
-    rows = await tx.conn.fetch(
-        """SELECT * FROM messages
-           WHERE status = 'pending' AND channel = 'sms' AND not_before <= now()
-           ORDER BY priority, created_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
-        batch_size,
-    )
-    if not rows:
-        return 0
-    results = {
-        r.client_msg_id: r
-        for r in await gateway.send_batch([SmsMessage(str(r["id"]), r["recipient"], r["content"]) for r in rows])
-    }
-    now = datetime.now(UTC)
-    sent, failed = [], []
-    for r in rows:
-        result = results.get(str(r["id"]))
-        if result is not None and result.delivered_to_gateway:
-            sent.append((r, result.gateway_msg_id))
-        else:
-            failed.append((r["id"], result.error if result else "no answer for this message"))
-    if sent:
-        await tx.conn.executemany(
-            "UPDATE messages SET status = 'sent', sent_at = $2, gateway_id = $3, attempts = attempts + 1 WHERE id = $1",
-            [(r["id"], now, gid) for r, gid in sent],
-        )
-        tx.publish(*(_sent_event(r, now) for r, _ in sent))
-    if failed:
-        await tx.conn.executemany(
-            "UPDATE messages SET status = 'failed', last_error = $2, attempts = attempts + 1 WHERE id = $1", failed
-        )
-    return len(rows)
+@dataclass
+class Dispatcher:
+    pool: asyncpg.Pool
+    schema: str
+    channel: ChannelAdapter
+    clock: Clock
+    quiet_hours: QuietHours
+    rate_limit: RateLimit
+    backoff: Backoff
+    lease: timedelta
+    batch_size: int
+    metrics: NotificationMetrics
+    service_metrics: ServiceMetrics | None = None
 
+    # ------------------------------------------------------------------------------------------ claim
+    async def claim(self, now: datetime) -> list[asyncpg.Record]:
+        name = self.channel.name
+        quiet = name == "sms" and self.quiet_hours.contains(now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT id, recipient, subject, content, attempts, status, segments FROM messages
+                   WHERE channel = $1
+                     AND ((status = 'pending' AND not_before <= $2) OR (status = 'sending' AND claimed_at < $3))
+                     AND (urgent OR NOT $5)
+                   ORDER BY priority, created_at
+                   LIMIT $4 FOR UPDATE SKIP LOCKED""",
+                name,
+                now,
+                now - self.lease,
+                self.batch_size,
+                quiet,
+            )
+            if not rows:
+                return []
+            ids = [r["id"] for r in rows]
+            recent = await conn.fetch(
+                """SELECT recipient, array_agg(coalesce(sent_at, claimed_at)) AS at FROM messages
+                   WHERE channel = $1 AND recipient = ANY($2::text[]) AND status IN ('sending', 'sent', 'delivered')
+                     AND coalesce(sent_at, claimed_at) > $3 AND NOT (id = ANY($4::uuid[]))
+                   GROUP BY recipient""",
+                name,
+                list({r["recipient"] for r in rows}),
+                now - self.rate_limit.window,
+                ids,
+            )
+            allowed, deferred = self.rate_limit.partition(
+                [(r["id"], r["recipient"]) for r in rows], {r["recipient"]: r["at"] for r in recent}, now
+            )
+            if deferred:
+                await conn.execute(
+                    """UPDATE messages m SET status = 'pending', not_before = t.not_before
+                       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before) WHERE m.id = t.id""",
+                    list(deferred),
+                    list(deferred.values()),
+                )
+                self.metrics.messages.labels(name, "rate_limited").inc(len(deferred))
+            if not allowed:
+                return []
+            return await conn.fetch(
+                """UPDATE messages SET status = 'sending', claimed_at = $2, attempts = attempts + 1
+                   WHERE id = ANY($1::uuid[])
+                   RETURNING id, event_id, template, channel, recipient, recipient_role, application_id, subject_key,
+                             correlation_id, subject, content, attempts, segments""",
+                allowed,
+                now,
+            )
 
-def _sent_event(row: Any, now: datetime) -> MessageSent:
-    payload = MessageSentPayload(
-        message_id=row["id"],
-        application_id=row["application_id"],
-        template=row["template"],
-        channel=Channel.SMS,
-        recipient_role=ContactRole(row["recipient_role"]),
-        recipient_masked=mask_mobile(row["recipient"]),
-        sent_at=now,
-    )
-    return MessageSent.create(
-        payload,
-        producer=PRODUCER,
-        subject_key=row["subject_key"],
-        correlation_id=row["correlation_id"],
-        causation_id=row["event_id"],
-        occurred_at=now,
-    )
+    # ------------------------------------------------------------------------------------------- mark
+    async def mark(self, rows: list[asyncpg.Record], outcomes: list[Outcome], now: datetime) -> dict[str, int]:
+        name = self.channel.name
+        by_id = {o.message_id: o for o in outcomes}
+        sent: list[tuple[uuid.UUID, str | None]] = []
+        retry: list[tuple[uuid.UUID, datetime, str]] = []
+        dead: list[tuple[Any, str]] = []
+        duplicates = 0
+        for r in rows:
+            o = by_id.get(str(r["id"])) or Outcome(str(r["id"]), "transient", error="no outcome from the channel")
+            if o.status in ("accepted", "duplicate"):
+                sent.append((r["id"], o.provider_id))
+                duplicates += o.status == "duplicate"
+            elif o.status == "transient" and not self.backoff.exhausted(r["attempts"]):
+                retry.append((r["id"], now + self.backoff.delay(r["attempts"]), o.error or "transient failure"))
+            else:
+                reason = o.error or "permanent failure"
+                if o.status == "transient":
+                    reason = f"gave up after {r['attempts']} attempts: {reason}"
+                dead.append((r, reason))
+        async with self.pool.acquire() as conn, conn.transaction():
+            tx = Transaction(conn, self.schema)
+            if sent:
+                marked = await conn.fetch(
+                    """UPDATE messages m
+                       SET status = CASE WHEN m.status = 'delivered' THEN 'delivered' ELSE 'sent' END,
+                           sent_at = $3, gateway_id = coalesce(m.gateway_id, t.gateway_id), last_error = NULL
+                       FROM unnest($1::uuid[], $2::text[]) AS t(id, gateway_id)
+                       WHERE m.id = t.id AND m.status IN ('sending', 'delivered') AND m.sent_at IS NULL
+                       RETURNING m.id""",
+                    [s[0] for s in sent],
+                    [s[1] for s in sent],
+                    now,
+                )
+                marked_ids = {m["id"] for m in marked}
+                tx.publish(*(sent_event(r, now, causation_id=r["event_id"]) for r in rows if r["id"] in marked_ids))
+                self.metrics.messages.labels(name, "sent").inc(len(marked_ids))
+                if name == "sms":
+                    self.metrics.sms_segments.inc(sum(r["segments"] or 1 for r in rows if r["id"] in marked_ids))
+                if duplicates:
+                    self.metrics.messages.labels(name, "duplicate").inc(duplicates)
+            if retry:
+                await conn.execute(
+                    """UPDATE messages m SET status = 'pending', not_before = t.not_before, last_error = t.error
+                       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS t(id, not_before, error)
+                       WHERE m.id = t.id AND m.status = 'sending'""",
+                    [x[0] for x in retry],
+                    [x[1] for x in retry],
+                    [x[2][:500] for x in retry],
+                )
+                self.metrics.messages.labels(name, "retried").inc(len(retry))
+            if dead:
+                await record_dead(conn, [(r, reason) for r, reason in dead], now)
+                self.metrics.messages.labels(name, "dead").inc(len(dead))
+                if self.service_metrics is not None:
+                    self.service_metrics.dead_letters.labels(f"{name}-dispatch", "permanent").inc(len(dead))
+                for r, reason in dead:
+                    log.error(
+                        "message dead-lettered",
+                        channel=name,
+                        template=r["template"],
+                        recipient=mask_recipient(name, r["recipient"]),
+                        reason=reason[:300],
+                        correlation_id=str(r["correlation_id"]),
+                    )
+            await tx.flush()
+        return {"sent": len(sent), "retry": len(retry), "dead": len(dead)}
 
+    # -------------------------------------------------------------------------------------------- run
+    async def dispatch_once(self) -> int:
+        started = time.perf_counter()
+        now = self.clock.now()
+        rows = await self.claim(now)
+        if not rows:
+            return 0
+        outgoing = [Outgoing(str(r["id"]), r["recipient"], r["subject"], r["content"]) for r in rows]
+        outcomes = await self.channel.send(outgoing)
+        await self.mark(rows, outcomes, self.clock.now())
+        self.metrics.send_seconds.labels(self.channel.name).observe(time.perf_counter() - started)
+        return len(rows)
 
-async def run_dispatcher(runtime: Any, gateway: SmsGateway, batch_size: int, idle_s: float) -> None:
-    wake = asyncio.Event()
-    async with runtime.pool.acquire() as listener:
-        await listener.add_listener("notifications_messages", lambda *_: wake.set())
-        delay = 0.5
-        while True:
-            wake.clear()
+    async def run(self, idle_s: float) -> None:
+        wake = asyncio.Event()
+
+        def on_notify(*_: Any) -> None:
+            wake.set()
+
+        async with self.pool.acquire() as listener:
+            await listener.add_listener(WAKE_CHANNEL, on_notify)
             try:
-                async with runtime.transaction() as tx:
-                    n = await dispatch_once(tx, gateway, batch_size)
-                delay = 0.5
-            except TransientGatewayError as exc:
-                log.warning("SMS gateway unavailable; backing off", error=str(exc), delay_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            if n < batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=idle_s)
+                while True:
+                    wake.clear()
+                    n = await self.dispatch_once()
+                    if n < self.batch_size:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(wake.wait(), timeout=idle_s)
+            finally:
+                with contextlib.suppress(Exception):
+                    await listener.remove_listener(WAKE_CHANNEL, on_notify)
+
+
+async def record_dead(conn: Any, dead: list[tuple[Any, str]], now: datetime) -> None:
+    """Mark messages dead and keep a dead letter operators can list over HTTP."""
+    await conn.execute(
+        """UPDATE messages m SET status = 'dead', last_error = t.reason
+           FROM unnest($1::uuid[], $2::text[]) AS t(id, reason) WHERE m.id = t.id""",
+        [r["id"] for r, _ in dead],
+        [reason[:500] for _, reason in dead],
+    )
+    await conn.execute(
+        """INSERT INTO message_dead_letters (message_id, channel, template, recipient_masked, application_id, reason,
+                                             attempts, failed_at)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::int[],
+                                $8::timestamptz[])
+           ON CONFLICT (message_id) DO NOTHING""",
+        [r["id"] for r, _ in dead],
+        [r["channel"] for r, _ in dead],
+        [r["template"] for r, _ in dead],
+        [mask_recipient(r["channel"], r["recipient"]) for r, _ in dead],
+        [r["application_id"] for r, _ in dead],
+        [reason[:500] for _, reason in dead],
+        [r["attempts"] for r, _ in dead],
+        [now] * len(dead),
+    )
