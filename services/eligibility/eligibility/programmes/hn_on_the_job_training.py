@@ -311,7 +311,7 @@ def _pack(version: str, start: date, end: date, basis: tuple[LegalBasis, ...], t
         legal_basis=basis,
         applicant_kinds=(ApplicantKind.ENTERPRISE,),
         facts_needed=("training", "employment", "contribution", "poverty_status", "unemployment_registration"),
-        fund_code="skills-upgrading-special-account",
+        fund_code="skills-upgrading-account",
         parameters=("hn_on_the_job_training_max_months",),
         rules=_rules(terms),
         evaluation_date=_evaluation_date,
