@@ -11,7 +11,7 @@ The documents, all in seed 003 (shared/seeds/003_99b4106d3352fab1.txt), extracti
   provincial rules set another term (L4235–4277, L4245, L4277).
 - D5 湘人社规〔2020〕6号《进一步做好职业技能提升行动专账资金的使用管理工作的通知》, 2020-03-23 to 2021-12-31
   (L4279–4347, L4339, L4343).
-Decisions on conflicts and ambiguities: docs/policy-decisions/hunan-employment.md.
+Decisions on conflicts and ambiguities: docs/policy-decisions.md.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Versions, chosen by the start of the 以工代训 (TrainingRecord of type on_the
 - 2020.3 (2020-03-23 .. 2021-12-31): adds 6号's rule that the same occupation and level is not subsidised twice
   within a year together with other training subsidies; cities may set a term shorter than 6 months.
 
-Interpretations (also in docs/policy-decisions/hunan-employment.md):
+Interpretations (also in docs/policy-decisions.md):
 - The 500 yuan monthly rate of 2号 and 5号 is kept under 6号, which restates the groups and the 6-month ceiling
   but no rate; 5号's 1-year validity yields to the national term of the action (its own 「从其规定」 clause), so
   the rate applies to 2021-12-31. Applications are accepted until 2021-12-31.

@@ -19,7 +19,7 @@ Versions, chosen by the hire date (EmploymentRecord.start with the applicant as 
 - No version after 2020-12-31: the intake deadline of 20号 ends the subsidy for every version (2号's 「疫情防控期间」
   has no end date, and 20号 prevails over it).
 
-Interpretations (also in docs/policy-decisions/hunan-employment.md):
+Interpretations (also in docs/policy-decisions.md):
 - The version is that of the hire, not of the application: 20号 governs hires from its issue date and does not
   reach back to hires completed under 2号 and 4号 (no retroactive tightening).
 - 「签订1年以上劳动合同」 and 4号's 「稳定就业1年以上」 are both read as a labour contract of at least one year

@@ -12,7 +12,7 @@ Sources: seed 003 (shared/seeds/003_99b4106d3352fab1.txt)
   (parameters/hunan_average_wage.yaml).
 - Extraction: shared/policy/seed003-C.md §1c (C27), §1h (C59–C63), §2, §3, §6.1.
 
-Interpretations (each also in docs/policy-decisions/hunan-social-insurance.md):
+Interpretations (each also in docs/policy-decisions.md):
 - Version by decision date: the rules in force on the day the claim is submitted (the decision is taken on
   receipt) apply, so a claim submitted on 2020-12-31 is decided under 4号 and one submitted on 2021-01-01 under
   22号, whatever months it covers (22号 第十九条: earlier provincial rules give way from 2021-01-01).
