@@ -82,7 +82,7 @@ def _transfer(index: int, t: CreditTransfer) -> tuple[str, str]:
     # by field, by the slow path, which names the field it refuses.
     if not (
         type(amount) is Decimal
-        and 0 < len(amount_text) <= 19
+        and 3 < len(amount_text) <= 19
         and amount_text[-3] == "."
         and amount_text[:-3].isdigit()
         and amount > 0
@@ -235,7 +235,7 @@ def write_pain001(file: PaymentFile) -> bytes:
 
     parts, total = _bulk_transfers(file.transfers) or _checked_transfers(file.transfers)
     count = len(parts)
-    control_sum = f"{total:f}"
+    control_sum = f"{total.quantize(_CENT):f}"
 
     head = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'

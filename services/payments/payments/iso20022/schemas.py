@@ -39,9 +39,13 @@ def safe_parser() -> etree.XMLParser:
 
 def parse(xml: bytes) -> etree._ElementTree:
     try:
-        return etree.ElementTree(etree.fromstring(xml, parser=safe_parser()))
+        doc = etree.ElementTree(etree.fromstring(xml, parser=safe_parser()))
     except etree.XMLSyntaxError as exc:
         raise InvalidMessage(f"line {exc.lineno}: not well-formed XML: {exc.msg}") from exc
+    if getattr(doc.docinfo, "doctype", ""):  # (not in the lxml stubs)
+        # ISO 20022 messages have no DTD; one in a file from outside can only be an entity trick.
+        raise InvalidMessage("line 1: a DOCTYPE declaration is not allowed in an ISO 20022 message")
+    return doc
 
 
 def message_name(doc: etree._ElementTree) -> str:
@@ -58,7 +62,11 @@ def validate_tree(doc: etree._ElementTree, message: MessageName) -> None:
     if declared != message:
         raise InvalidMessage(f"line {doc.getroot().sourceline}: document is {declared}, expected {message}")
     schema = _schema(message)
-    if not schema.validate(doc):
+    try:
+        valid = schema.validate(doc)
+    except etree.XMLSchemaValidateError as exc:
+        raise InvalidMessage(f"line {doc.getroot().sourceline}: the validator gave up: {exc}") from exc
+    if not valid:
         log = list(cast(Iterable[Any], schema.error_log))  # the stubs do not type the error log
         first = log[0]
         more = f" (and {len(log) - 1} more errors)" if len(log) > 1 else ""
