@@ -304,8 +304,15 @@ simulators_up() {
     --host 127.0.0.1 --port "$SMS_GATEWAY_PORT" --no-access-log --log-level warning
   start_bg smtp-server "$PY" -m deploy.local.simulators.smtp_server --port "$SMTP_PORT" \
     --mailbox "$STATE_DIR/mail/received.jsonl"
+  mkdir -p "$PAYMENTS_OUTGOING_DIR" "$PAYMENTS_INCOMING_DIR"
+  start_bg bank-simulator env KAFKA_BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS" \
+    BANK_OUTBOX_DIR="$PAYMENTS_OUTGOING_DIR" BANK_INBOX_DIR="$PAYMENTS_INCOMING_DIR" \
+    BANK_STATE_DIR="${BANK_STATE_DIR:-$STATE_DIR/bank-simulator}" \
+    "$PY" -m uvicorn deploy.local.simulators.bank:app --app-dir "$ROOT_DIR" \
+    --host 127.0.0.1 --port "$BANK_SIMULATOR_PORT" --no-access-log --log-level warning
   wait_http "http://127.0.0.1:$SMS_GATEWAY_PORT/healthz" 30 sms-gateway
   wait_tcp 127.0.0.1 "$SMTP_PORT" 30 smtp-server
+  wait_http "http://127.0.0.1:$BANK_SIMULATOR_PORT/healthz" 30 bank-simulator
 }
 
 service_env() {  # prints KEY=VALUE lines for one service
@@ -323,6 +330,10 @@ service_env() {  # prints KEY=VALUE lines for one service
     echo "SMS_QUIET_HOURS=${SMS_QUIET_HOURS-22:00-08:00}"
     echo "SMTP_HOST=127.0.0.1"
     echo "SMTP_PORT=$SMTP_PORT"
+  fi
+  if [ "$svc" = "payments" ]; then
+    echo "OUTGOING_DIR=$PAYMENTS_OUTGOING_DIR"
+    echo "INCOMING_DIR=$PAYMENTS_INCOMING_DIR"
   fi
 }
 
@@ -360,7 +371,7 @@ down_all() {
 
 status() {
   local name
-  for name in kafka sms-gateway $SERVICES prometheus; do
+  for name in kafka sms-gateway smtp-server bank-simulator $SERVICES prometheus; do
     if pid_alive "$name"; then echo "$name: running (pid $(cat "$PID_DIR/$name.pid"))"; else echo "$name: stopped"; fi
   done
   local bindir
