@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from subsidy_contracts.eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from subsidy_contracts.notifications import MessageSent
-from subsidy_contracts.payments import PaymentInstructionCreated
-from subsidy_contracts.topics import APPLICATIONS, DECISIONS, MESSAGES, PAYMENTS
+from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatusChanged
+from subsidy_contracts.topics import APPLICATIONS, DECISIONS, INTAKE_RESULTS, MESSAGES, PAYMENTS
 from subsidy_runtime.business_metrics import SqlGauge, register_sql_gauges
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
 
+from .adapters.intake_consumer import IntakeConsumer
 from .api.routes import router
 from .settings import RegistrationSettings
 from .timeline import apply_timeline
@@ -22,6 +23,7 @@ runtime = ServiceRuntime(
     description="Persons, enterprises, facts, payee accounts and applications pushed in by provincial platforms.",
 )
 runtime.produces(APPLICATIONS)
+runtime.produces(INTAKE_RESULTS)
 register_sql_gauges(
     runtime,
     [
@@ -45,8 +47,8 @@ async def on_decisions(
     await apply_timeline(tx, list(events))
 
 
-@runtime.consumer(PAYMENTS, events=[PaymentInstructionCreated], name="timeline-payments")
-async def on_payments(tx: Transaction, events: list[PaymentInstructionCreated]) -> None:
+@runtime.consumer(PAYMENTS, events=[PaymentInstructionCreated, PaymentStatusChanged], name="timeline-payments")
+async def on_payments(tx: Transaction, events: list[PaymentInstructionCreated | PaymentStatusChanged]) -> None:
     """Application status and timeline from payment events."""
     await apply_timeline(tx, list(events))
 
@@ -56,6 +58,9 @@ async def on_messages(tx: Transaction, events: list[MessageSent]) -> None:
     """Application timeline from delivered notifications."""
     await apply_timeline(tx, list(events))
 
+
+# Bulk intake: signed batches on registration.intake.v1 (the same path as `registration import`).
+IntakeConsumer(runtime).subscribe(runtime.broker)
 
 app = runtime.http_app([router])
 app.state.runtime = runtime

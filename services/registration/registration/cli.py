@@ -31,7 +31,7 @@ from subsidy_runtime.auth import Integration, IntegrationRegistry
 from subsidy_runtime.db import create_pool
 from subsidy_runtime.migrations import load_migrations, migrate
 
-from .intake import Batch, Incoming, RecordResult, prepare, store
+from .intake import Batch, Incoming, RecordResult, may_hold_nul, prepare, store
 from .settings import RegistrationSettings
 
 
@@ -81,7 +81,7 @@ def read_records(stream: IO[bytes], caller: Integration) -> Iterator[Incoming]:
                 ),
             )
             continue
-        yield prepare(raw, caller, number)
+        yield prepare(raw, caller, number, check_nul=may_hold_nul(line))
 
 
 def _error(field_name: str, reason: str, reason_zh: str) -> IntakeError:
