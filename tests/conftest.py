@@ -32,6 +32,9 @@ def _stack_env(name: str) -> dict[str, str]:
         if k in keep or (not k.endswith(("_PORT", "_DATABASE_URL")) and k not in ("STATE_DIR", "ADMIN_DATABASE_URL"))
     }
     env["STACK_NAME"] = name
+    # Tests run at any hour: SMS quiet hours (22:00-08:00 Shanghai) would hold messages back overnight. They
+    # are tested on a manual clock instead (tests/unit/test_notifications_policy.py, tests/e2e/test_notifications*).
+    env.setdefault("SMS_QUIET_HOURS", "off")
     out = subprocess.run(
         ["bash", "-c", f"source {STACK_SCRIPT.parent / 'env.sh'} && env -0"],
         env=env,
