@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from subsidy_contracts.deadletter import DeadLetter, FailureKind
 from subsidy_contracts.topics import dead_letter_topic
@@ -76,16 +77,28 @@ def replay_headers(
     return [(k, v.encode("utf-8")) for k, v in headers.items()]
 
 
+async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partition ids, from the broker (the consumer's metadata cache may not know the topic yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="subsidy-dlq-tool")
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    found = [t for t in described if t.get("topic") == topic and not t.get("error_code")]
+    if not found or not found[0].get("partitions"):
+        raise LookupError(f"topic {topic} does not exist")
+    return sorted(int(p["partition"]) for p in found[0]["partitions"])
+
+
 async def read_dead_letters(bootstrap: str, topic: str) -> list[Found]:
     """Every record of the topic up to its current end, in partition and offset order."""
+    partitions = await topic_partitions(bootstrap, topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, client_id="subsidy-dlq-tool"
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise SystemExit(f"topic {topic} does not exist")
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
@@ -182,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         since=args.since,
         until=args.until,
     )
-    found = asyncio.run(read_dead_letters(args.bootstrap, topic))
+    try:
+        found = asyncio.run(read_dead_letters(args.bootstrap, topic))
+    except LookupError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
     unreadable = [f for f in found if f.record is None]
     selected = [f for f in found if f.record is not None and selection.matches(f.record)]
     out = sys.stdout

@@ -62,7 +62,7 @@ async def _ends(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        partitions = [TopicPartition(topic, p) for p in await dlq.topic_partitions(bootstrap, topic)]
         return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
     finally:
         await consumer.stop()

@@ -233,9 +233,11 @@ def test_dashboard_panel_query_returns_data(observed: Observed, panel: Panel) ->
                 for m in metrics_in(panel.expr) - PROMETHEUS_SYNTHETIC
                 if not any(m in names for names in observed.sampled.values())
             )
+            present = sorted(m for m in metrics_in(panel.expr) if m not in missing)
             pytest.fail(
                 f"panel {panel.id} returned no data for {panel.expr!r}"
                 + (f"; MISSING METRICS {missing}" if missing else "")
+                + (f"; exported but no series matches the selector or window: {present}" if present else "")
             )
         time.sleep(2)
     assert all("value" in r for r in results)
