@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -48,6 +48,8 @@ from subsidy_contracts.registration import ApplicationSubmitted, ApplicationSubm
 from subsidy_runtime.auth import signed_headers
 from subsidy_runtime.outbox import record_for
 from tests.conftest import Stack
+
+E = TypeVar("E", bound=Event)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -95,7 +97,7 @@ class Case:
         self.guardian_mobile = mobile()
         self.email = email or f"u{self.application_id.hex[:10]}@example.cn"
 
-    def _event(self, cls: type[Event], payload: Any) -> Any:
+    def _event(self, cls: type[E], payload: Any) -> E:
         return cls.create(
             payload, producer="test", subject_key=str(self.applicant_id), correlation_id=self.correlation_id
         )
@@ -292,7 +294,10 @@ async def test_each_event_yields_its_messages_once_even_when_redelivered(notific
     rows = await settled(notifications, [case.application_id], expected=20)
     assert len(rows) == 20
     by_template = Counter(r["template"] for r in rows)
-    assert by_template == dict.fromkeys(("application_received", "decision_public_notice", "public_notice_released", "payment_sent", "payment_arrived"), 4)
+    assert by_template == dict.fromkeys(
+        ("application_received", "decision_public_notice", "public_notice_released", "payment_sent", "payment_arrived"),
+        4,
+    )
     assert all(r["status"] in FINAL for r in rows), Counter(r["status"] for r in rows)
     assert_once_everywhere(rows, await handset(notifications), mailbox(notifications))
     for r in rows:
@@ -352,7 +357,7 @@ async def test_failures_retry_with_backoff_and_permanent_ones_become_dead_letter
 
     async def undelivered_dead() -> bool:
         rs = await messages(notifications, case.application_id)
-        return sum(r["status"] == "dead" for r in rs) == 4  # 2 undelivered SMS + 2 bounced mails
+        return bool(sum(r["status"] == "dead" for r in rs) == 4)  # 2 undelivered SMS + 2 bounced mails
 
     await wait_for(undelivered_dead, 30, "dead letters")
     rows = await messages(notifications, case.application_id)

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from notifications.channels import Outcome, Outgoing, SmsChannel
+from notifications.channels import Outcome, OutcomeStatus, Outgoing, SmsChannel
 from notifications.compose import Application, Composer, Recipient
 from notifications.dispatch import Dispatcher
 from notifications.gateway import HttpSmsGateway
@@ -65,7 +65,7 @@ class RecordingChannel:
 
     name = "sms"
 
-    def __init__(self, answer: str = "accepted") -> None:
+    def __init__(self, answer: OutcomeStatus = "accepted") -> None:
         self.answer = answer
         self.sent: list[Outgoing] = []
 
@@ -73,7 +73,7 @@ class RecordingChannel:
         self.sent.extend(messages)
         return [
             Outcome(m.message_id, self.answer, error=None if self.answer == "accepted" else "down") for m in messages
-        ]  # type: ignore[arg-type]
+        ]
 
 
 def app(*mobiles: str) -> Application:
@@ -202,6 +202,7 @@ async def test_transient_failures_back_off_then_become_a_dead_letter(pool: async
         letter = await conn.fetchrow("SELECT * FROM message_dead_letters")
         status = await conn.fetchval("SELECT status FROM messages")
     assert status == "dead"
+    assert letter is not None
     assert letter["attempts"] == 3
     assert "gave up after 3 attempts" in letter["reason"]
     assert letter["recipient_masked"] == "138****0005"
