@@ -865,6 +865,7 @@ class Bank:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     bank = Bank(Config.from_env())
     await bank.start()
     app.state.bank = bank
