@@ -306,3 +306,25 @@ def test_naive_report_times_are_read_as_china_time(tmp_path: Path) -> None:
     report = read_report(naive)
     assert report.created_at.utcoffset() == timedelta(hours=8)
     assert report.created_at.astimezone(UTC) <= datetime.now(UTC)
+
+
+def test_camt054_entries_without_an_end_to_end_id_or_not_booked(tmp_path: Path) -> None:
+    answers = run_bank(tmp_path, {"B-C.xml": write_pain001(payment_file([transfer(1), transfer(2)], "B-C"))})
+    (camt,) = [xml for name, xml in answers if name.startswith(CAMT054)]
+    first_id, second_id = b"<EndToEndId>E2E-00000001</EndToEndId>", b"<EndToEndId>E2E-00000002</EndToEndId>"
+    assert first_id in camt
+    assert second_id in camt
+    # A booked debit the bank cannot tie to a payment still reaches reconciliation (as NOTPROVIDED) ...
+    report = read_report(camt.replace(first_id, b""))
+    assert sorted(e.end_to_end_id for e in report.entries) == ["E2E-00000002", "NOTPROVIDED"]
+    # ... while an entry that is only pending is not money yet and is left out.
+    pending = camt.replace(b"<Cd>BOOK</Cd>", b"<Cd>PDNG</Cd>", 1)
+    assert [e.end_to_end_id for e in read_report(pending).entries] == ["E2E-00000002"]
+    # A pain.002 that reports a group status only: the transactions take it, with the group's reason.
+    (ack,) = [xml for name, xml in answers if name.startswith(PAIN002)]
+    group_only = re.sub(rb"<TxSts>ACCP</TxSts>", b"", ack).replace(
+        b"<GrpSts>ACCP</GrpSts>", b"<GrpSts>RJCT</GrpSts><StsRsnInf><Rsn><Cd>AM04</Cd></Rsn></StsRsnInf>"
+    )
+    rejected = read_report(group_only)
+    assert [(e.status, e.reason_code) for e in rejected.entries] == [("rejected", "AM04"), ("rejected", "AM04")]
+    assert (rejected.group_status, rejected.group_reason_code) == ("RJCT", "AM04")
