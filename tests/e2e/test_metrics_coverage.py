@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 DEMO_APPLICATIONS = 40
+PANEL_PATIENCE_S = 90
 # Made by Prometheus itself for every target, not by a service.
 PROMETHEUS_SYNTHETIC = frozenset({"up"})
 PROMQL_KEYWORDS = frozenset(
@@ -132,6 +133,7 @@ class Observed:
     stack: Stack
     sampled: dict[str, set[str]]  # service -> metric names with at least one sample
     declared: dict[str, set[str]]  # service -> metric names with a TYPE line (possibly no sample yet)
+    ready_at: float  # monotonic time the demo batch was decided
 
     @property
     def prometheus(self) -> str:
@@ -190,6 +192,7 @@ def observed(platform: Stack) -> Iterator[Observed]:
     platform.run("prometheus-up", timeout=900)
     try:
         asyncio.run(_push_demo_batch(platform, DEMO_APPLICATIONS))
+        ready_at = time.monotonic()
         # Business gauges are refreshed every 10 s and Prometheus scrapes every 5 s: let both catch up, and
         # let the later stages (payments, notifications) work on the batch.
         time.sleep(25)
@@ -197,7 +200,7 @@ def observed(platform: Stack) -> Iterator[Observed]:
         declared: dict[str, set[str]] = {}
         for service in SERVICES:
             sampled[service], declared[service] = scrape(platform.url(service))
-        yield Observed(platform, sampled, declared)
+        yield Observed(platform, sampled, declared, ready_at)
     finally:
         platform.run("prometheus-down")
 
@@ -220,9 +223,16 @@ def test_prometheus_scrapes_all_four_services(observed: Observed) -> None:
     assert health == dict.fromkeys(SERVICES, "1")
 
 
+def test_prometheus_loaded_every_alert_rule(observed: Observed) -> None:
+    body = json.loads(_get(f"{observed.prometheus}/api/v1/rules?type=alert"))
+    loaded = {r["name"]: r["health"] for g in body["data"]["groups"] for r in g["rules"]}
+    assert loaded == dict.fromkeys(alert_exprs(), "ok")
+
+
 @pytest.mark.parametrize("panel", PANELS, ids=[p.id for p in PANELS])
 def test_dashboard_panel_query_returns_data(observed: Observed, panel: Panel) -> None:
-    deadline = time.monotonic() + 20
+    # Later stages (bank settlement) may still be working on the batch: wait up to 90 s after it was decided.
+    deadline = max(time.monotonic() + 5, observed.ready_at + PANEL_PATIENCE_S)
     while True:
         results = prometheus_query(observed.prometheus, panel.expr)
         if results:
