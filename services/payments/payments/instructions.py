@@ -1,83 +1,302 @@
-"""Turning released entitlements into payment instructions, exactly once per instalment."""
+"""Turning released entitlements into payment instructions, exactly once per instalment.
+
+The instruction is keyed by (decision id, instalment number): a redelivered entitlement finds it and changes
+nothing. A new instruction reserves its fund's budget for the year it is due; when that would exceed the
+budget, or the payee owes money back for the programme (追回), it is held instead of paid.
+"""
 
 from __future__ import annotations
 
-import uuid
+from collections import defaultdict
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from subsidy_contracts.eligibility import EntitlementReleased
 from subsidy_contracts.payments import PaymentInstructionCreated, PaymentInstructionCreatedPayload, PaymentStatus
-from subsidy_runtime.db import insert_many
+from subsidy_runtime.db import Connection, insert_many
 from subsidy_runtime.masking import mask_account
 from subsidy_runtime.outbox import Transaction
 
-PRODUCER = "payments"
+from . import funds
+from .events import PRODUCER, Change, status_record
+from .ids import end_to_end_id, instruction_id
+from .metrics import PaymentMetrics
+
+HELD_BUDGET = "budget"
+HELD_NO_BUDGET = "no_budget"
+HELD_RECOVERY = "recovery"
+
+INSTRUCTION_COLUMNS = [
+    ("instruction_id", "text"),
+    ("decision_id", "uuid"),
+    ("instalment_number", "int"),
+    ("application_id", "uuid"),
+    ("applicant_id", "uuid"),
+    ("programme_id", "text"),
+    ("fund_code", "text"),
+    ("amount", "numeric"),
+    ("due_on", "date"),
+    ("payee", "jsonb"),
+    ("status", "text"),
+    ("correlation_id", "uuid"),
+    ("budget_year", "int"),
+]
 
 
-def end_to_end_id(decision_id: uuid.UUID, instalment_number: int) -> str:
-    """Stable across redeliveries and restarts: 32 hex digits of the decision and 3 of the instalment (35 max)."""
-    if not 1 <= instalment_number <= 999:
-        raise ValueError("instalment number must be 1..999")
-    return f"{decision_id.hex}{instalment_number:03d}"
-
-
-async def create_instructions(tx: Transaction, events: list[EntitlementReleased]) -> None:
+async def create_instructions(
+    tx: Transaction, events: list[EntitlementReleased], metrics: PaymentMetrics | None = None
+) -> None:
     now = datetime.now(UTC)
-    rows = [(e, i) for e in events for i in e.payload.instalments]
-    if not rows:
-        return
-    inserted = await insert_many(
-        tx.conn,
-        "payment_instructions",
-        [
-            ("end_to_end_id", "text"),
-            ("decision_id", "uuid"),
-            ("instalment_number", "int"),
-            ("application_id", "uuid"),
-            ("applicant_id", "uuid"),
-            ("programme_id", "text"),
-            ("fund_code", "text"),
-            ("amount", "numeric"),
-            ("due_on", "date"),
-            ("payee", "jsonb"),
-            ("status", "text"),
-            ("correlation_id", "uuid"),
-        ],
-        [
-            (
-                end_to_end_id(e.payload.decision_id, i.number),
-                e.payload.decision_id,
-                i.number,
-                e.payload.application_id,
-                e.payload.applicant_id,
-                e.payload.programme_id,
-                e.payload.fund_code,
-                i.amount,
-                i.due_on,
-                e.payload.payee.model_dump(mode="json"),
-                PaymentStatus.SCHEDULED.value,
-                e.correlation_id,
-            )
-            for e, i in rows
-        ],
-        suffix="ON CONFLICT DO NOTHING RETURNING end_to_end_id",
-    )
-    created = {r["end_to_end_id"] for r in inserted}
-    for e, i in rows:
-        e2e = end_to_end_id(e.payload.decision_id, i.number)
-        if e2e not in created:
-            continue
-        payload = PaymentInstructionCreatedPayload(
-            end_to_end_id=e2e,
-            decision_id=e.payload.decision_id,
-            instalment_number=i.number,
-            application_id=e.payload.application_id,
-            applicant_id=e.payload.applicant_id,
-            programme_id=e.payload.programme_id,
-            fund_code=e.payload.fund_code,
-            amount=i.amount,
-            payee_account_masked=mask_account(e.payload.payee.account_number),
-            status=PaymentStatus.SCHEDULED,
-            created_at=now,
+    rows = [
+        (
+            instruction_id(e.payload.decision_id, i.number),
+            e.payload.decision_id,
+            i.number,
+            e.payload.application_id,
+            e.payload.applicant_id,
+            e.payload.programme_id,
+            e.payload.fund_code,
+            i.amount,
+            i.due_on,
+            e.payload.payee.model_dump(mode="json"),
+            PaymentStatus.SCHEDULED.value,
+            e.correlation_id,
+            i.due_on.year,
         )
-        tx.publish(e.follow_up(PaymentInstructionCreated, payload, producer=PRODUCER, occurred_at=now))
+        for e in events
+        for i in e.payload.instalments
+    ]
+    inserted = await insert_many(
+        tx.conn, "payment_instructions", INSTRUCTION_COLUMNS, rows, suffix="ON CONFLICT DO NOTHING RETURNING *"
+    )
+    if not inserted:
+        return
+    held = await _holds(tx.conn, inserted)
+    attempts, changes = [], []
+    for r in inserted:
+        reason = held.get(r["instruction_id"])
+        status = PaymentStatus.HELD if reason else PaymentStatus.SCHEDULED
+        if reason is None:
+            attempts.append(_first_attempt(r))
+        tx.publish(_created_event(r, status, now))
+        changes.append(_change(r, status, None, reason))
+        if metrics is not None:
+            metrics.observe_status(r["fund_code"], status, r["amount"])
+    if held:
+        await tx.conn.executemany(
+            "UPDATE payment_instructions SET status = 'held', held_reason = $2 WHERE instruction_id = $1",
+            list(held.items()),
+        )
+    await tx.conn.execute(
+        "UPDATE payment_instructions SET reserved = true WHERE instruction_id = ANY($1::text[])",
+        [r["instruction_id"] for r in inserted if r["instruction_id"] not in held],
+    )
+    await insert_attempts(tx.conn, attempts)
+    for change in changes:
+        tx.publish_record(status_record(change, now))
+
+
+async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
+    """Instruction id → reason for those that may not be paid now; reserves budget for the others."""
+    held: dict[str, str] = {}
+    blocked = {
+        (r["payee_id"], r["programme_id"])
+        for r in await conn.fetch(
+            """SELECT DISTINCT payee_id, programme_id FROM receivables
+               WHERE status = 'open' AND blocks_programme AND payee_id = ANY($1::uuid[])""",
+            list({r["applicant_id"] for r in rows}),
+        )
+    }
+    by_budget: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: (r["due_on"], r["instruction_id"])):
+        if (r["applicant_id"], r["programme_id"]) in blocked:
+            held[r["instruction_id"]] = HELD_RECOVERY
+        else:
+            by_budget[(r["fund_code"], r["budget_year"])].append(r)
+    for (fund, year), group in by_budget.items():
+        total = sum((r["amount"] for r in group), Decimal("0.00"))
+        if await funds.reserve(conn, fund, year, total):
+            continue
+        exists = await conn.fetchval("SELECT 1 FROM fund_budgets WHERE fund_code = $1 AND year = $2", fund, year)
+        for r in group:  # one by one, in due order, until the budget is used up
+            if not exists:
+                held[r["instruction_id"]] = HELD_NO_BUDGET
+            elif not await funds.reserve(conn, fund, year, r["amount"]):
+                held[r["instruction_id"]] = HELD_BUDGET
+    return held
+
+
+def _first_attempt(r: Any) -> tuple[object, ...]:
+    return _attempt(r, 1)
+
+
+def _attempt(r: Any, attempt: int) -> tuple[object, ...]:
+    return (
+        end_to_end_id(r["instruction_id"], attempt),
+        r["instruction_id"],
+        attempt,
+        r["payee"],
+        r["payee"]["bank_code"],
+        r["fund_code"],
+        r["amount"],
+        r["due_on"],
+        "ready",
+    )
+
+
+ATTEMPT_COLUMNS = [
+    ("end_to_end_id", "text"),
+    ("instruction_id", "text"),
+    ("attempt", "int"),
+    ("payee", "jsonb"),
+    ("bank_code", "text"),
+    ("fund_code", "text"),
+    ("amount", "numeric"),
+    ("due_on", "date"),
+    ("status", "text"),
+]
+
+
+async def insert_attempts(conn: Connection, attempts: list[tuple[object, ...]]) -> None:
+    await insert_many(conn, "payment_attempts", ATTEMPT_COLUMNS, attempts, suffix="ON CONFLICT DO NOTHING")
+
+
+def _change(r: Any, status: PaymentStatus, previous: PaymentStatus | None, reason: str | None) -> Change:
+    return Change(
+        instruction_id=r["instruction_id"],
+        end_to_end_id=end_to_end_id(r["instruction_id"], r["attempt"]),
+        attempt=r["attempt"],
+        decision_id=r["decision_id"],
+        application_id=r["application_id"],
+        applicant_id=r["applicant_id"],
+        programme_id=r["programme_id"],
+        fund_code=r["fund_code"],
+        amount=r["amount"],
+        account_number=r["payee"]["account_number"],
+        correlation_id=r["correlation_id"],
+        status=status,
+        previous=previous,
+        reason_code=reason,
+    )
+
+
+def _created_event(r: Any, status: PaymentStatus, now: datetime) -> PaymentInstructionCreated:
+    payload = PaymentInstructionCreatedPayload(
+        end_to_end_id=r["instruction_id"],
+        decision_id=r["decision_id"],
+        instalment_number=r["instalment_number"],
+        application_id=r["application_id"],
+        applicant_id=r["applicant_id"],
+        programme_id=r["programme_id"],
+        fund_code=r["fund_code"],
+        amount=r["amount"],
+        payee_account_masked=mask_account(r["payee"]["account_number"]),
+        status=status,
+        created_at=now,
+    )
+    return PaymentInstructionCreated.create(
+        payload,
+        producer=PRODUCER,
+        subject_key=str(r["applicant_id"]),
+        correlation_id=r["correlation_id"],
+        occurred_at=now,
+    )
+
+
+async def retry_held(tx: Transaction, limit: int = 1000) -> int:
+    """Held instructions whose reason is gone (budget raised, receivable closed) become scheduled."""
+    rows = await tx.conn.fetch(
+        """SELECT * FROM payment_instructions WHERE status = 'held'
+           ORDER BY due_on, instruction_id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+    if not rows:
+        return 0
+    still_held = await _holds(tx.conn, list(rows))
+    freed = [r for r in rows if r["instruction_id"] not in still_held]
+    now = datetime.now(UTC)
+    if freed:
+        await tx.conn.execute(
+            """UPDATE payment_instructions SET status = 'scheduled', held_reason = NULL, reserved = true
+               WHERE instruction_id = ANY($1::text[])""",
+            [r["instruction_id"] for r in freed],
+        )
+        await insert_attempts(tx.conn, [_first_attempt(r) for r in freed])
+        for r in freed:
+            tx.publish_record(status_record(_change(r, PaymentStatus.SCHEDULED, PaymentStatus.HELD, None), now))
+    changed = [
+        (i, reason)
+        for i, reason in still_held.items()
+        if next(r for r in rows if r["instruction_id"] == i)["held_reason"] != reason
+    ]
+    if changed:
+        await tx.conn.executemany("UPDATE payment_instructions SET held_reason = $2 WHERE instruction_id = $1", changed)
+    return len(freed)
+
+
+class PaymentStateError(Exception):
+    """The payment is not in a state that allows the action."""
+
+
+REISSUABLE = ("failed", "returned", "scheduled")
+CANCELLABLE = ("scheduled", "held", "failed", "returned")
+
+
+async def reissue(tx: Transaction, instruction: str, payee: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Pay a failed or returned instalment again (or a scheduled one to a corrected account): a new attempt with
+    its own EndToEndId and the corrected account; the old attempt stays as the bank knows it."""
+    row = await tx.conn.fetchrow("SELECT * FROM payment_instructions WHERE instruction_id = $1 FOR UPDATE", instruction)
+    if row is None:
+        raise LookupError(instruction)
+    if row["status"] not in REISSUABLE:
+        raise PaymentStateError(f"a {row['status']} payment cannot be re-issued")
+    if row["status"] == "scheduled":
+        await tx.conn.execute(
+            "UPDATE payment_attempts SET status = 'cancelled', updated_at = $2 WHERE instruction_id = $1 "
+            "AND status = 'ready'",
+            instruction,
+            now,
+        )
+    attempt = row["attempt"] + 1
+    await tx.conn.execute(
+        """UPDATE payment_instructions SET status = 'scheduled', attempt = $2, payee = $3::jsonb,
+               failure_code = NULL, failure_text = NULL, updated_at = $4 WHERE instruction_id = $1""",
+        instruction,
+        attempt,
+        payee,
+        now,
+    )
+    updated = dict(row) | {"attempt": attempt, "payee": payee}
+    await insert_attempts(tx.conn, [_attempt(updated, attempt)])
+    tx.publish_record(
+        status_record(_change(updated, PaymentStatus.SCHEDULED, PaymentStatus(row["status"]), "reissue"), now)
+    )
+    return {"instruction_id": instruction, "attempt": attempt, "end_to_end_id": end_to_end_id(instruction, attempt)}
+
+
+async def cancel(tx: Transaction, instruction: str, reason: str, now: datetime) -> None:
+    """Stop an instalment that has not gone to a bank; its budget reservation is given back."""
+    row = await tx.conn.fetchrow("SELECT * FROM payment_instructions WHERE instruction_id = $1 FOR UPDATE", instruction)
+    if row is None:
+        raise LookupError(instruction)
+    if row["status"] not in CANCELLABLE:
+        raise PaymentStateError(f"a {row['status']} payment cannot be cancelled")
+    await tx.conn.execute(
+        "UPDATE payment_attempts SET status = 'cancelled', updated_at = $2 WHERE instruction_id = $1 "
+        "AND status = 'ready'",
+        instruction,
+        now,
+    )
+    await tx.conn.execute(
+        """UPDATE payment_instructions SET status = 'cancelled', held_reason = NULL, reserved = false,
+               failure_text = $2, updated_at = $3 WHERE instruction_id = $1""",
+        instruction,
+        reason,
+        now,
+    )
+    if row["reserved"]:
+        await funds.release(tx.conn, row["fund_code"], row["budget_year"], row["amount"])
+    tx.publish_record(
+        status_record(_change(row, PaymentStatus.CANCELLED, PaymentStatus(row["status"]), "cancelled"), now)
+    )

@@ -1,0 +1,284 @@
+"""Forming bank batches from ready payments and releasing them to banks.
+
+Ready payments are grouped per (payee bank, fund) into batches with control totals (count and sum). A batch
+above the approval threshold waits for a checker who is not its maker; the others are approved by the system
+and sent in the same round. Sending is exactly-once towards our state and at-least-once towards the bank: a
+Kafka batch goes through the outbox, a pain.001 file is renamed into the outgoing directory before the
+transaction that marks it sent commits. A crash in between resends the same batch id, which banks refuse as a
+duplicate message (DU01) without touching its payments.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from subsidy_contracts.bank import BatchPayment, Party, PaymentBatch, PaymentBatchPayload
+from subsidy_contracts.payments import PaymentStatus
+from subsidy_contracts.programmes import title_zh
+from subsidy_runtime.db import Connection, insert_many
+from subsidy_runtime.outbox import Transaction
+
+from .events import PRODUCER, change_from_row, status_record
+from .iso20022.model import CreditTransfer, PaymentFile
+from .iso20022.pain001 import write_pain001
+from .metrics import PaymentMetrics
+from .settings import BankChannel, PaymentsSettings
+
+SYSTEM = "system"
+_ATTEMPT_ROWS = """
+    SELECT a.end_to_end_id, a.attempt, a.payee, a.bank_code, a.amount, a.due_on, a.status AS attempt_status,
+           i.instruction_id, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code,
+           i.correlation_id, i.instalment_number
+    FROM payment_attempts a JOIN payment_instructions i USING (instruction_id)"""
+
+
+@dataclass(frozen=True, slots=True)
+class FormedBatch:
+    batch_id: str
+    bank_code: str
+    fund_code: str
+    channel: BankChannel
+    count: int
+    control_sum: Decimal
+    needs_approval: bool
+
+
+def new_batch_id(now: datetime) -> str:
+    """B + UTC timestamp + 10 random hex: unique, sortable, 25 characters (MsgId and PmtInfId allow 35)."""
+    return f"B{now:%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+
+
+def channel_for(settings: PaymentsSettings, bank_code: str) -> BankChannel:
+    return settings.bank_channels.get(bank_code, settings.bank_channel)
+
+
+async def form_batches(
+    tx: Transaction,
+    settings: PaymentsSettings,
+    now: datetime,
+    today: date,
+    *,
+    limit: int = 50_000,
+    maker: str = SYSTEM,
+    metrics: PaymentMetrics | None = None,
+) -> list[FormedBatch]:
+    """Batch up to `limit` ready payments due by `today`; returns the batches formed."""
+    rows = await tx.conn.fetch(
+        _ATTEMPT_ROWS
+        + """ WHERE a.status = 'ready' AND a.due_on <= $1
+            ORDER BY a.bank_code, a.fund_code, a.end_to_end_id LIMIT $2 FOR UPDATE OF a SKIP LOCKED""",
+        today,
+        limit,
+    )
+    if not rows:
+        return []
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in rows:
+        groups[(r["bank_code"], r["fund_code"])].append(r)
+    formed: list[FormedBatch] = []
+    assignments: list[tuple[str, str]] = []
+    for (bank, fund), members in groups.items():
+        channel = channel_for(settings, bank)
+        size = settings.batch_max_kafka if channel == "kafka" else settings.batch_max_file
+        for start in range(0, len(members), size):
+            chunk = members[start : start + size]
+            batch_id = new_batch_id(now)
+            total = sum((r["amount"] for r in chunk), Decimal("0.00"))
+            formed.append(
+                FormedBatch(batch_id, bank, fund, channel, len(chunk), total, total > settings.approval_threshold)
+            )
+            assignments.extend((r["end_to_end_id"], batch_id) for r in chunk)
+            for r in chunk:
+                tx.publish_record(
+                    status_record(
+                        change_from_row(r, PaymentStatus.BATCHED, PaymentStatus.SCHEDULED, batch_id=batch_id), now
+                    )
+                )
+    await insert_many(
+        tx.conn,
+        "payment_batches",
+        [
+            ("batch_id", "text"),
+            ("bank_code", "text"),
+            ("fund_code", "text"),
+            ("requested_execution_date", "date"),
+            ("number_of_transactions", "int"),
+            ("control_sum", "numeric"),
+            ("status", "text"),
+            ("channel", "text"),
+            ("maker", "text"),
+            ("approved_at", "timestamptz"),
+        ],
+        [
+            (
+                b.batch_id,
+                b.bank_code,
+                b.fund_code,
+                today,
+                b.count,
+                b.control_sum,
+                "awaiting_approval" if b.needs_approval else "approved",
+                b.channel,
+                maker,
+                None if b.needs_approval else now,
+            )
+            for b in formed
+        ],
+    )
+    await tx.conn.execute(
+        """WITH t AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(e2e, batch_id)),
+                a AS (UPDATE payment_attempts a SET status = 'batched', batch_id = t.batch_id, updated_at = $3
+                      FROM t WHERE a.end_to_end_id = t.e2e RETURNING a.instruction_id)
+           UPDATE payment_instructions i SET status = 'batched', updated_at = $3
+           FROM a WHERE i.instruction_id = a.instruction_id""",
+        [e for e, _ in assignments],
+        [b for _, b in assignments],
+        now,
+    )
+    if metrics is not None:
+        for b in formed:
+            metrics.batches.labels("formed").inc()
+            if b.needs_approval:
+                metrics.batches.labels("awaiting_approval").inc()
+    return formed
+
+
+async def release_batch(
+    tx: Transaction,
+    settings: PaymentsSettings,
+    batch_id: str,
+    now: datetime,
+    metrics: PaymentMetrics | None = None,
+) -> int:
+    """Send one approved batch to its bank; returns the number of payments sent (0 if it was not approved)."""
+    batch = await tx.conn.fetchrow(
+        "SELECT * FROM payment_batches WHERE batch_id = $1 AND status = 'approved' FOR UPDATE", batch_id
+    )
+    if batch is None:
+        return 0
+    fund = await tx.conn.fetchrow("SELECT * FROM funds WHERE code = $1", batch["fund_code"])
+    if fund is None:
+        raise LookupError(f"fund {batch['fund_code']} of batch {batch_id} is not configured")
+    rows = await tx.conn.fetch(
+        _ATTEMPT_ROWS + " WHERE a.batch_id = $1 AND a.status = 'batched' ORDER BY a.end_to_end_id", batch_id
+    )
+    count, total = len(rows), sum((r["amount"] for r in rows), Decimal("0.00"))
+    if count != batch["number_of_transactions"] or total != batch["control_sum"]:
+        # Never send a batch whose content no longer matches the totals a checker may have approved.
+        raise ValueError(f"batch {batch_id} content differs from its control totals")
+    file_name = None
+    if batch["channel"] == "file":
+        file_name = _write_file(settings, batch, fund, rows, now)
+    else:
+        tx.publish(_batch_event(batch, fund, rows, now))
+    await tx.conn.execute(
+        "UPDATE payment_batches SET status = 'sent', sent_at = $2, file_name = $3 WHERE batch_id = $1",
+        batch_id,
+        now,
+        file_name,
+    )
+    await tx.conn.execute(
+        """WITH a AS (UPDATE payment_attempts SET status = 'sent', updated_at = $2
+                      WHERE batch_id = $1 AND status = 'batched' RETURNING instruction_id)
+           UPDATE payment_instructions i SET status = 'sent', updated_at = $2
+           FROM a WHERE i.instruction_id = a.instruction_id""",
+        batch_id,
+        now,
+    )
+    for r in rows:
+        tx.publish_record(
+            status_record(change_from_row(r, PaymentStatus.SENT, PaymentStatus.BATCHED, batch_id=batch_id), now)
+        )
+    if metrics is not None:
+        metrics.batches.labels("sent").inc()
+        for r in rows:
+            metrics.observe_status(r["fund_code"], PaymentStatus.SENT, r["amount"])
+    return count
+
+
+def _remittance(r: Any) -> str:
+    return f"{title_zh(r['programme_id'])} 第{r['instalment_number']}期 {r['instruction_id']}"[:140]
+
+
+def _write_file(settings: PaymentsSettings, batch: Any, fund: Any, rows: list[Any], now: datetime) -> str:
+    payment_file = PaymentFile(
+        message_id=batch["batch_id"],
+        created_at=now,
+        initiating_party=settings.initiating_party,
+        debtor_name=fund["account_name"],
+        debtor_account=fund["account_number"],
+        debtor_bank_code=fund["bank_code"],
+        requested_execution_date=batch["requested_execution_date"],
+        transfers=[
+            CreditTransfer(
+                end_to_end_id=r["end_to_end_id"],
+                amount=r["amount"],
+                creditor_name=r["payee"]["holder_name"],
+                creditor_account=r["payee"]["account_number"],
+                creditor_bank_code=r["payee"]["bank_code"],
+                creditor_bank_name=r["payee"]["bank_name"],
+                remittance=_remittance(r),
+            )
+            for r in rows
+        ],
+    )
+    outgoing = Path(settings.outgoing_dir)
+    outgoing.mkdir(parents=True, exist_ok=True)
+    name = f"pain001_{batch['bank_code']}_{batch['batch_id']}.xml"
+    part = outgoing / (name + ".part")
+    with part.open("wb") as f:
+        f.write(write_pain001(payment_file))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(part, outgoing / name)  # the bank takes only complete files
+    return name
+
+
+def _batch_event(batch: Any, fund: Any, rows: list[Any], now: datetime) -> PaymentBatch:
+    payload = PaymentBatchPayload(
+        batch_id=batch["batch_id"],
+        bank_code=batch["bank_code"],
+        fund_code=batch["fund_code"],
+        debtor=Party(name=fund["account_name"], account_number=fund["account_number"], bank_code=fund["bank_code"]),
+        requested_execution_date=batch["requested_execution_date"],
+        number_of_transactions=batch["number_of_transactions"],
+        control_sum=batch["control_sum"],
+        payments=[
+            BatchPayment(
+                end_to_end_id=r["end_to_end_id"],
+                amount=r["amount"],
+                creditor=Party(
+                    name=r["payee"]["holder_name"],
+                    account_number=r["payee"]["account_number"],
+                    bank_code=r["payee"]["bank_code"],
+                ),
+                remittance=_remittance(r),
+            )
+            for r in rows
+        ],
+        created_at=now,
+    )
+    return PaymentBatch.create(
+        payload,
+        producer=PRODUCER,
+        subject_key=batch["bank_code"],
+        correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, "batch:" + batch["batch_id"]),
+        occurred_at=now,
+    )
+
+
+async def approved_batches(conn: Connection, limit: int = 100) -> list[str]:
+    return [
+        r["batch_id"]
+        for r in await conn.fetch(
+            "SELECT batch_id FROM payment_batches WHERE status = 'approved' ORDER BY created_at LIMIT $1", limit
+        )
+    ]
