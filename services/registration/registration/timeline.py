@@ -20,7 +20,7 @@ from subsidy_contracts.eligibility import (
 )
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.notifications import MessageSent
-from subsidy_contracts.payments import PaymentInstructionCreated
+from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatus, PaymentStatusChanged
 from subsidy_runtime.masking import mask_text
 from subsidy_runtime.outbox import Transaction
 
@@ -35,10 +35,21 @@ STATUS_ORDER = [
     "released",
     "payment_scheduled",
     "payment_sent",
+    "payment_failed",  # before paid: a re-issue after a failure can still end paid
     "paid",
-    "payment_failed",
+    "payment_returned",
     "withdrawn",
 ]
+
+
+_PAYMENT_TIMELINE: dict[PaymentStatus, tuple[str | None, str]] = {
+    PaymentStatus.SENT: ("payment_sent", "已提交银行支付 / sent to the bank"),
+    PaymentStatus.SETTLED: ("paid", "银行确认已到账 / credited, confirmed by the bank"),
+    PaymentStatus.FAILED: ("payment_failed", "银行支付失败 / payment failed"),
+    PaymentStatus.RETURNED: ("payment_returned", "款项被退回 / payment returned"),
+    PaymentStatus.HELD: (None, "支付暂缓 / payment held"),
+    PaymentStatus.CANCELLED: (None, "支付已取消 / payment cancelled"),
+}
 
 
 def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, Any]] | None:
@@ -91,6 +102,15 @@ def timeline_entry(event: Event) -> tuple[Any, str, str, str | None, dict[str, A
             "payment_scheduled",
             detail,
         )
+    if isinstance(event, PaymentStatusChanged):
+        entry = _PAYMENT_TIMELINE.get(p.status)
+        if entry is None:  # batched, scheduled: the bank's and the platform's business, not the applicant's
+            return None
+        new_status, text = entry
+        reason = f"（{p.reason_code}）" if p.reason_code else ""
+        detail = {"end_to_end_id": p.end_to_end_id, "amount": str(p.amount), "status": p.status.value}
+        summary = f"{text}：{p.amount} 元 → {p.payee_account_masked}{reason}"
+        return p.application_id, "payment", summary, new_status, detail
     if isinstance(event, MessageSent):
         if p.application_id is None:
             return None
