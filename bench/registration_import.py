@@ -21,8 +21,10 @@ import json
 import os
 import platform
 import random
+import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -155,15 +157,21 @@ def main() -> int:
                 import_file(stream, settings=settings, integration=integration, batch_size=args.batch_size)
             )
 
+    watcher = BackendCpu(admin_dsn)
+    watcher.start()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     if args.profile:
         import cProfile
         import pstats
 
         profiler = cProfile.Profile()
         summary = profiler.runcall(run)
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
     else:
         summary = run()
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    importer_cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    watcher.stop()
     after = asyncio.run(_counts(admin_dsn))
     rows = {t: after[t] - before.get(t, 0) for t in after}
     stored_rows = sum(rows.values())
@@ -179,11 +187,58 @@ def main() -> int:
         "stored_rows": rows,
         "stored_rows_total": stored_rows,
         "stored_rows_per_second": round(stored_rows / summary.seconds, 1),
+        "importer_cpu_seconds": round(importer_cpu_s, 2),
+        "database_backend_cpu_seconds": round(watcher.cpu_seconds, 2),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0]},
         "command": " ".join(["python -m bench.registration_import", *sys.argv[1:]]),
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
+
+
+class BackendCpu(threading.Thread):
+    """CPU seconds used by the import's PostgreSQL backend processes (Linux /proc; same machine only)."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.admin_dsn = admin_dsn
+        self.seen: dict[int, float] = {}
+        self._stop_event = threading.Event()
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.seen.values())
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        asyncio.run(self._watch())
+
+    async def _watch(self) -> None:
+        conn = await asyncpg.connect(self.admin_dsn)
+        tick = os.sysconf("SC_CLK_TCK")
+        try:
+            while not self._stop_event.is_set():
+                pids = await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'registration-import'"
+                )
+                for row in pids:
+                    used = _process_cpu_seconds(row["pid"], tick)
+                    if used is not None:
+                        self.seen[row["pid"]] = used
+                await asyncio.sleep(0.2)
+        finally:
+            await conn.close()
+
+
+def _process_cpu_seconds(pid: int, tick: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
 
 
 def _schema_exists(admin_dsn: str) -> bool:

@@ -63,40 +63,31 @@ class Summary:
         }
 
 
-def read_records(stream: IO[bytes], caller: Integration) -> Iterator[Incoming]:
-    """Each line prepared (validated without the database); a line that is not JSON is refused by number."""
+def read_lines(stream: IO[bytes], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """The stream's non-blank lines with their numbers, `size` at a time."""
+    chunk: list[tuple[int, bytes]] = []
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
+        if line.strip():
+            chunk.append((number, line))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def prepare_lines(lines: list[tuple[int, bytes]], caller: Integration) -> list[Incoming]:
+    """Each line validated without the database; a line that is not JSON is refused by its number."""
+    out = []
+    for number, line in lines:
         try:
             raw = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield Incoming(
-                None,
-                "",
-                RecordResult(
-                    f"(line {number})",
-                    IntakeStatus.REJECTED,
-                    errors=[_error("(line)", f"not valid JSON: {exc}", "不是有效的 JSON")],
-                ),
-            )
+            error = IntakeError(field="(line)", reason=f"not valid JSON: {exc}", reason_zh="不是有效的 JSON")
+            out.append(Incoming(None, "", RecordResult(f"(line {number})", IntakeStatus.REJECTED, errors=[error])))
             continue
-        yield prepare(raw, caller, number, check_nul=may_hold_nul(line))
-
-
-def _error(field_name: str, reason: str, reason_zh: str) -> IntakeError:
-    return IntakeError(field=field_name, reason=reason, reason_zh=reason_zh)
-
-
-def _chunks(items: Iterator[Incoming], size: int) -> Iterator[list[Incoming]]:
-    chunk: list[Incoming] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        out.append(prepare(raw, caller, number, check_nul=may_hold_nul(line)))
+    return out
 
 
 async def import_file(
@@ -127,13 +118,28 @@ async def import_file(
                 + load_migrations("registration.migrations"),
             )
         started = time.perf_counter()
+        chunks = read_lines(stream, batch_size)
+
+        def prepare_next() -> asyncio.Future[list[Incoming]] | None:
+            # Validation runs in a thread while the previous batch is written: the database works on one batch
+            # while Python checks the next (the thread holds the GIL only while it computes).
+            lines = next(chunks, None)
+            if lines is None:
+                return None
+            return asyncio.ensure_future(asyncio.to_thread(prepare_lines, lines, integration))
+
         async with pool.acquire() as conn:
-            for n, chunk in enumerate(_chunks(read_records(stream, integration), batch_size), start=1):
+            pending = prepare_next()
+            n = 0
+            while pending is not None:
+                records = await pending
+                pending = prepare_next()
+                n += 1
                 batch = Batch(
                     integration=integration,
                     batch_id=f"import:{run_id}:{n}",
                     request_id=f"import:{run_id}",
-                    records=chunk,
+                    records=records,
                     publish_results=publish_results,
                 )
                 results = await store(conn, settings.schema_name, batch)
