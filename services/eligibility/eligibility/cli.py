@@ -11,11 +11,12 @@ The decisions are exactly those of `POST /v1/evaluate`: both call eligibility.ev
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 from pydantic import ValidationError
@@ -23,28 +24,42 @@ from pydantic import ValidationError
 from . import casebook
 from .decide import local_date
 from .domain.parameters import ParameterSet
-from .evaluate import decision_document, evaluate_input
+from .evaluate import decision_json, evaluate_input
 from .inputs import EvaluationInput
 from .programmes import CATALOGUE
 
 
-def _objects(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
-    """One JSON object (possibly spread over lines), or one object per line."""
+def _objects(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """One JSON object (possibly spread over lines), or one object per line, as bytes."""
     data = stream.read()
     stripped = data.strip()
     if not stripped:
         return
     if b"\n" in stripped:
         try:
-            yield 1, orjson.loads(stripped)
-            return
+            orjson.loads(stripped)
         except orjson.JSONDecodeError:
-            pass
-        for number, line in enumerate(stripped.split(b"\n"), 1):
-            if line.strip():
-                yield number, orjson.loads(line)
-    else:
-        yield 1, orjson.loads(stripped)
+            for number, line in enumerate(stripped.split(b"\n"), 1):
+                if line.strip():
+                    yield number, line
+            return
+    yield 1, stripped
+
+
+# A facts object that names parties by the aliases "applicant" / "beneficiary" needs them replaced before
+# validation; one that uses ids (the usual case for exported data) is validated straight from its bytes.
+_ALIAS_VALUES = re.compile(rb':\s*"(?:applicant|beneficiary)"')
+
+
+def parse_line(line: bytes, on: date | None) -> EvaluationInput:
+    """Validate one facts object; the same result as EvaluationInput.parse(orjson.loads(line)), faster."""
+    if _ALIAS_VALUES.search(line) is None:
+        data = EvaluationInput.model_validate_json(line)
+        return data.model_copy(update={"on": on}) if on is not None else data
+    raw = orjson.loads(line)
+    if on is not None:
+        raw = {**raw, "on": on.isoformat()}
+    return EvaluationInput.parse(raw)
 
 
 def evaluate_command(programme: str, on: date | None, source: str, out: IO[bytes]) -> int:
@@ -53,18 +68,23 @@ def evaluate_command(programme: str, on: date | None, source: str, out: IO[bytes
     stream: IO[bytes] = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
     errors = 0
     try:
-        for number, raw in _objects(stream):
+        for number, line in _objects(stream):
             try:
-                if on is not None:
-                    raw = {**raw, "on": on.isoformat()}
-                data = EvaluationInput.parse(raw)
+                data = parse_line(line, on)
+            except orjson.JSONDecodeError as exc:
+                errors += 1
+                out.write(orjson.dumps({"line": number, "error": "invalid JSON", "details": [str(exc)]}))
+                out.write(b"\n")
+                continue
             except ValidationError as exc:
                 errors += 1
                 out.write(
                     orjson.dumps(
                         {
                             "line": number,
-                            "error": "invalid facts object",
+                            "error": "invalid JSON"
+                            if any(e["type"] == "json_invalid" for e in exc.errors())
+                            else "invalid facts object",
                             "details": [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()],
                         }
                     )
@@ -72,7 +92,7 @@ def evaluate_command(programme: str, on: date | None, source: str, out: IO[bytes
                 out.write(b"\n")
                 continue
             case, evaluation = evaluate_input(CATALOGUE, params, programme, data, today)
-            out.write(orjson.dumps(decision_document(case, evaluation, CATALOGUE)))
+            out.write(decision_json(case, evaluation, CATALOGUE))
             out.write(b"\n")
     finally:
         if stream is not sys.stdin.buffer:

@@ -8,11 +8,13 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from subsidy_contracts.common import LegalBasis
 from subsidy_contracts.money import format_money
 
 from .domain.parameters import ParameterSet
-from .domain.rules import Case, Catalogue, Evaluation, evaluate
+from .domain.rules import Case, Catalogue, Condition, Evaluation, evaluate
 from .inputs import EvaluationInput
 
 
@@ -102,3 +104,62 @@ def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Cata
 def _basis(basis: LegalBasis) -> dict[str, Any]:
     """Rule packs share a handful of legal-basis constants: dump each once."""
     return basis.model_dump()
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, LegalBasis):
+        return _basis(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def decision_json(case: Case, evaluation: Evaluation | None, catalogue: Catalogue) -> bytes:
+    """The same bytes as orjson.dumps(decision_document(...)), built faster for bulk runs: the conditions are
+    handed to orjson as they are (slotted dataclasses whose fields are the document's keys, in its order)
+    instead of being copied into dicts. tests/unit/test_eligibility_bulk.py holds the two equal."""
+    if evaluation is None:
+        return orjson.dumps(decision_document(case, evaluation, catalogue))
+    pack = evaluation.pack
+    eligible = evaluation.outcome.value == "eligible"
+    amounts = evaluation.amounts if eligible else None
+    return orjson.dumps(
+        {
+            "programme_id": pack.programme_id,
+            "evaluated_on": evaluation.on.isoformat(),
+            "outcome": evaluation.outcome.value,
+            "amount": format_money(evaluation.total),
+            "schedule_kind": amounts.kind.value if amounts else None,
+            "instalments": [
+                {
+                    "number": p.number,
+                    "amount": format_money(p.amount),
+                    "due_on": p.due_on.isoformat(),
+                    "covers_from": p.covers_from.isoformat() if p.covers_from else None,
+                    "covers_to": p.covers_to.isoformat() if p.covers_to else None,
+                }
+                for p in (amounts.instalments if amounts else ())
+            ],
+            "rule_pack": {
+                "programme_id": pack.programme_id,
+                "version": pack.version,
+                "jurisdiction": pack.jurisdiction,
+            },
+            "fund_code": pack.fund_code,
+            "result": dict(evaluation.attributes) if eligible else {},
+            "public_notice": {"days": pack.public_notice.days, "working_days": pack.public_notice.working_days}
+            if pack.public_notice and eligible
+            else None,
+            "conditions": evaluation.conditions,
+            "legal_basis": [_basis(b) for b in pack.legal_basis],
+        },
+        default=_orjson_default,
+    )
+
+
+assert [f.name for f in Condition.__dataclass_fields__.values()] == [
+    "code",
+    "passed",
+    "values",
+    "reason_zh",
+    "reason_en",
+    "legal_basis",
+], "decision_json relies on Condition's fields being the document's condition keys, in order"

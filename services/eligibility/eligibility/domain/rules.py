@@ -191,6 +191,16 @@ class NeedsReview(Exception):
 
 
 def _text(value: Any) -> str:
+    # Dispatch on the exact type first: this runs for every value of every condition of every decision.
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is date:
+        return value.isoformat()  # type: ignore[no-any-return]
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -351,28 +361,56 @@ def _exclusivity(pack: RulePack, case: Case, x: Explanation) -> None:
     )
 
 
+_ADMISSIONS: dict[tuple[int, ApplicantKind, str], tuple[RulePack, tuple[Condition, ...]]] = {}
+
+
+def _admission(pack: RulePack, applicant_kind: ApplicantKind, region: str) -> tuple[Condition, ...]:
+    """Who may apply and where: the same conditions for every case of a pack, kind and region, cached because
+    bulk runs evaluate thousands of cases of one pack (keyed by identity: hashing a pack is costly)."""
+    key = (id(pack), applicant_kind, region)
+    hit = _ADMISSIONS.get(key)
+    if hit is not None and hit[0] is pack:
+        return hit[1]
+    conditions = _admission_conditions(pack, applicant_kind, region)
+    if len(_ADMISSIONS) < 65536:
+        _ADMISSIONS[key] = (pack, conditions)
+    return conditions
+
+
+def _admission_conditions(pack: RulePack, applicant_kind: ApplicantKind, region: str) -> tuple[Condition, ...]:
+    x = Explanation(pack)
+    kind = applicant_kind.value
+    accepted = "/".join(k.value for k in pack.applicant_kinds)
+    covered = pack.applies_to_region(region)
+    x.check(
+        "APPLICANT_KIND",
+        applicant_kind in pack.applicant_kinds,
+        f"申请人类型为{kind}，本项目受理{accepted}",
+        f"applicant is a {kind}; the programme accepts {accepted}",
+        values={"applicant_kind": kind},
+        stop=False,
+    )
+    x.check(
+        "JURISDICTION",
+        covered,
+        f"经办地区 {region} {'属于' if covered else '不属于'}本政策适用范围（{pack.jurisdiction}）",
+        f"handling region {region} {'is' if covered else 'is not'} covered by this policy ({pack.jurisdiction})",
+        values={"jurisdiction": region, "policy_jurisdiction": pack.jurisdiction},
+        stop=False,
+    )
+    if not x.conditions[0].passed:
+        return (x.conditions[0],)  # evaluation stops at the first failed condition
+    return tuple(x.conditions)
+
+
 def evaluate(pack: RulePack, case: Case, params: ParameterSet) -> Evaluation:
     """Apply one rule pack to one case, recording why."""
     x = Explanation(pack)
-    kind = case.applicant.kind.value
-    accepted = "/".join(k.value for k in pack.applicant_kinds)
-    region = case.jurisdiction
-    covered = pack.applies_to_region(region)
     try:
-        x.check(
-            "APPLICANT_KIND",
-            case.applicant.kind in pack.applicant_kinds,
-            f"申请人类型为{kind}，本项目受理{accepted}",
-            f"applicant is a {kind}; the programme accepts {accepted}",
-            values={"applicant_kind": kind},
-        )
-        x.check(
-            "JURISDICTION",
-            covered,
-            f"经办地区 {region} {'属于' if covered else '不属于'}本政策适用范围（{pack.jurisdiction}）",
-            f"handling region {region} {'is' if covered else 'is not'} covered by this policy ({pack.jurisdiction})",
-            values={"jurisdiction": region, "policy_jurisdiction": pack.jurisdiction},
-        )
+        for condition in _admission(pack, case.applicant.kind, case.jurisdiction):
+            x.conditions.append(condition)
+            if not condition.passed:
+                raise Ineligible(condition.code)
         _exclusivity(pack, case, x)
         amounts = pack.rules(case, params, x)
     except Ineligible:
