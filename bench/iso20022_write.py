@@ -50,7 +50,7 @@ def make_transfers(count: int, seed: int = 20261130) -> list[CreditTransfer]:
         out.append(
             CreditTransfer(
                 end_to_end_id=f"P{i:015d}-1",
-                amount=Decimal(rng.randint(1, 2_000_000)) / 100,
+                amount=Decimal(rng.randint(1, 2_000_000)).scaleb(-2),  # as read from NUMERIC(14, 2)
                 creditor_name=name,
                 creditor_account=f"6217{rng.randrange(10**14):014d}",
                 creditor_bank_code=bank_code,

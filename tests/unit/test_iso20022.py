@@ -328,3 +328,17 @@ def test_camt054_entries_without_an_end_to_end_id_or_not_booked(tmp_path: Path) 
     rejected = read_report(group_only)
     assert [(e.status, e.reason_code) for e in rejected.entries] == [("rejected", "AM04"), ("rejected", "AM04")]
     assert (rejected.group_status, rejected.group_reason_code) == ("RJCT", "AM04")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(names, amounts, names), min_size=1, max_size=10))
+def test_the_column_wise_fast_path_writes_what_the_checked_path_writes(rows: list[tuple[str, Decimal, str]]) -> None:
+    from payments.iso20022.pain001 import _bulk_transfers, _checked_transfers
+
+    transfers = [
+        replace(transfer(i), creditor_name=name, amount=amount, remittance=remittance)
+        for i, (name, amount, remittance) in enumerate(rows)
+    ]
+    fast = _bulk_transfers(transfers)
+    assert fast is not None  # valid identifiers and amounts: never the slow path
+    assert fast == _checked_transfers(transfers)
