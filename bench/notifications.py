@@ -109,6 +109,8 @@ async def seed(pool: asyncpg.Pool, n: int, rng: random.Random) -> list[DecisionM
             ],
         )
         await conn.copy_records_to_table("recipients", records=recipients)
+        # A live table has planner statistics (autovacuum analyses it); a scratch one needs them made.
+        await conn.execute("ANALYZE applications, recipients")
     return events
 
 
@@ -184,7 +186,10 @@ async def main() -> None:
             metrics = NotificationMetrics()
             cpu0, t0 = time.process_time(), time.perf_counter()
             composed = await compose_all(pool, events, metrics)
-            t1 = time.perf_counter()
+            t1, cpu1 = time.perf_counter(), time.process_time()
+            async with pool.acquire() as conn:  # not timed: what autovacuum does on a live table
+                await conn.execute("ANALYZE messages, outgoing")
+            t1b, cpu1b = time.perf_counter(), time.process_time()
             sent = await dispatch_all(pool, args.gateway, args.workers, args.batch, metrics)
             t2, cpu2 = time.perf_counter(), time.process_time()
             async with pool.acquire() as conn:
@@ -205,12 +210,13 @@ async def main() -> None:
         "sms_handed_to_gateway": sent,
         "messages_by_status": by_status,
         "compose_s": round(t1 - t0, 3),
-        "dispatch_s": round(t2 - t1, 3),
-        "total_s": round(t2 - t0, 3),
-        "cpu_s": round(cpu2 - cpu0, 3),
+        "dispatch_s": round(t2 - t1b, 3),
+        "total_s": round(t1 - t0 + t2 - t1b, 3),
+        "cpu_s": round(cpu1 - cpu0 + cpu2 - cpu1b, 3),
         "composed_per_s": round(composed / (t1 - t0)),
-        "sms_dispatched_per_s": round(sent / (t2 - t1)) if t2 > t1 else None,
-        "messages_per_s": round(composed / (t2 - t0)),
+        "sms_dispatched_per_s": round(sent / (t2 - t1b)) if t2 > t1b else None,
+        "messages_per_s": round(composed / (t1 - t0 + t2 - t1b)),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "workers": args.workers,
         "batch": args.batch,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": sys.platform},

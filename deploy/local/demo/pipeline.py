@@ -125,10 +125,12 @@ async def stage_counts(admin_dsn: str, application_ids: list[str] | None = None)
         instructions = await conn.fetchrow(
             f"SELECT count(*) AS n, coalesce(sum(amount), 0) AS amount FROM payments.payment_instructions {flt}", *args
         )
+        # SMS only: the inbox copies are delivered as they are written (one per message kind and application).
+        sms_only = f"{flt} AND channel = 'sms'" if flt else "WHERE channel = 'sms'"
         messages = {
             r["status"]: r["n"]
             for r in await conn.fetch(
-                f"SELECT status, count(*) AS n FROM notifications.messages {flt} GROUP BY status", *args
+                f"SELECT status, count(*) AS n FROM notifications.messages {sms_only} GROUP BY status", *args
             )
         }
         assert instructions is not None
@@ -151,7 +153,9 @@ def complete(counts: dict[str, Any], expected_apps: int, messages_per_app: int =
         counts["applications"] >= expected_apps
         and counts["decisions"] >= expected_apps
         and counts["payment_instructions"] >= eligible
-        and counts["messages_by_status"].get("sent", 0) >= expected_apps * messages_per_app
+        # sent: the gateway accepted the SMS; delivered: its delivery receipt came back.
+        and counts["messages_by_status"].get("sent", 0) + counts["messages_by_status"].get("delivered", 0)
+        >= expected_apps * messages_per_app
     )
 
 

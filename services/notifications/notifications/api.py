@@ -145,7 +145,8 @@ async def gateway_caller(request: Request) -> str:
 @router.post("/sms/receipts", response_model=ReceiptResult, tags=["sms"], summary="Delivery receipts")
 async def receipts(request: Request, body: ReceiptBatch, _: str = Depends(gateway_caller)) -> ReceiptResult:
     """DELIVRD marks a message delivered; UNDELIV makes it dead with the carrier's reason (a dead letter).
-    A receipt may arrive before the dispatcher has marked the message sent: it applies to sending too."""
+    A receipt may arrive before the dispatcher has marked the message sent (still pending, claimed): it
+    applies then too."""
     delivered = [r for r in body.receipts if r.status == "DELIVRD"]
     undelivered = {r.client_msg_id: r for r in body.receipts if r.status == "UNDELIV"}
     metrics = _metrics(request)
@@ -155,7 +156,7 @@ async def receipts(request: Request, body: ReceiptBatch, _: str = Depends(gatewa
             """UPDATE messages m SET status = 'delivered', delivered_at = t.done_at,
                       gateway_id = coalesce(m.gateway_id, t.gateway_id)
                FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(id, gateway_id, done_at)
-               WHERE m.id = t.id AND m.channel = 'sms' AND m.status IN ('sending', 'sent')
+               WHERE m.id = ANY($1::uuid[]) AND m.id = t.id AND m.channel = 'sms' AND m.status IN ('pending', 'sent')
                RETURNING m.id""",
             [r.client_msg_id for r in delivered],
             [r.gateway_msg_id for r in delivered],
@@ -165,7 +166,7 @@ async def receipts(request: Request, body: ReceiptBatch, _: str = Depends(gatewa
         if undelivered:
             failed = await conn.fetch(
                 """SELECT id, channel, template, recipient, application_id, attempts, correlation_id FROM messages
-                   WHERE id = ANY($1::uuid[]) AND channel = 'sms' AND status IN ('sending', 'sent') FOR UPDATE""",
+                   WHERE id = ANY($1::uuid[]) AND channel = 'sms' AND status IN ('pending', 'sent') FOR UPDATE""",
                 list(undelivered),
             )
             if failed:

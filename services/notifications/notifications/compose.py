@@ -172,7 +172,10 @@ class Composer:
         owner = next((r for r in people if r.role == ContactRole.APPLICANT), people[0] if people else None)
         inbox_rendered = None
         for person in people:
-            rendered = render(kind, {**base, "name": person.name})
+            # Render only what this person receives (the inbox copy goes to the owner).
+            rendered = render(
+                kind, {**base, "name": person.name}, sms=bool(person.mobile), mail=bool(person.email) or person is owner
+            )
             if person is owner:
                 inbox_rendered = rendered
             for channel, address in (("sms", person.mobile), ("email", person.email)):

@@ -16,9 +16,10 @@ from subsidy_contracts.common import ContactRole
 from subsidy_contracts.eligibility import DecisionMade, DecisionRevised
 from subsidy_contracts.notifications import Channel, MessageSent, MessageSentPayload
 from subsidy_contracts.registration import ApplicationSubmitted
+from subsidy_contracts.topics import MESSAGES
 from subsidy_runtime.db import Connection, insert_many
 from subsidy_runtime.masking import mask_account, mask_mobile
-from subsidy_runtime.outbox import Transaction
+from subsidy_runtime.outbox import OutboxRecord, Transaction, event_headers
 
 from .compose import Application, Draft, Recipient, missing_materials
 from .metrics import NotificationMetrics
@@ -223,12 +224,28 @@ async def store_drafts(tx: Transaction, drafts: Sequence[Draft], metrics: Notifi
             by_channel[d.channel] = by_channel.get(d.channel, 0) + 1
             if d.channel == "inbox":
                 inbox.append(d)
+    queued = [d for d in drafts if d.id in new_ids and d.channel != "inbox"]
+    await insert_many(
+        tx.conn,
+        "outgoing",
+        [
+            ("message_id", "uuid"),
+            ("channel", "text"),
+            ("recipient", "text"),
+            ("priority", "int"),
+            ("urgent", "bool"),
+            ("created_at", "timestamptz"),
+            ("not_before", "timestamptz"),
+        ],
+        [(d.id, d.channel, d.recipient, d.priority, d.urgent, now, d.not_before) for d in queued],
+    )
     for channel, n in by_channel.items():
         metrics.messages.labels(channel, "queued").inc(n)
     if inbox:
         metrics.messages.labels("inbox", "delivered").inc(len(inbox))
-        tx.publish(*(sent_event(d.__dict__, now, causation_id=d.key) for d in inbox))
-    if len(new_ids) > len(inbox):
+        for d in inbox:
+            tx.publish_record(sent_record(d.__dict__, now, causation_id=d.key))
+    if queued:
         await tx.conn.execute(f"NOTIFY {WAKE_CHANNEL}")
     return len(new_ids)
 
@@ -260,4 +277,16 @@ def sent_event(row: Any, now: datetime, *, causation_id: uuid.UUID) -> MessageSe
         correlation_id=row["correlation_id"],
         causation_id=causation_id,
         occurred_at=now,
+    )
+
+
+def sent_record(row: Any, now: datetime, *, causation_id: uuid.UUID) -> OutboxRecord:
+    """The outbox record of sent_event, addressed directly (the topic is known: no registry lookup per message)."""
+    event = sent_event(row, now, causation_id=causation_id)
+    return OutboxRecord(
+        topic=MESSAGES.name,
+        key=event.subject_key,
+        value=event.model_dump_json(),
+        headers=event_headers(event),
+        event_type=MessageSent.type_name(),
     )
