@@ -717,10 +717,16 @@ class Bank:
             return 0
         taken = 0
         for path in sorted(outbox.glob("*.xml")):
-            source = f"file:{path.name}"
-            if self.ledger.taken(source):
+            # A file is known by name, size and time: one uploaded again with new content is a new input
+            # (and a duplicate batch if its MsgId was seen), as on a bank's file server.
+            try:
+                stat = path.stat()
+                source = f"file:{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+                if self.ledger.taken(source):
+                    continue
+                raw = path.read_bytes()
+            except FileNotFoundError:  # removed by the platform meanwhile
                 continue
-            raw = path.read_bytes()
             digest = hashlib.sha256(raw).hexdigest()
             try:
                 batch = read_pain001(self.cfg, raw, path.stem[:35])
