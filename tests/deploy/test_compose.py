@@ -40,7 +40,7 @@ GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 GRAFANA_DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 
 APP_SERVICES = ("registration", "eligibility", "payments", "notifications")
-INFRA_SERVICES = ("kafka", "postgres", "provision", "topics", "sms-gateway", "prometheus", "grafana")
+INFRA_SERVICES = ("kafka", "postgres", "provision", "topics", "sms-gateway", "smtp-server", "prometheus", "grafana")
 ONE_SHOT_JOBS = ("provision", "topics")
 APP_CONTAINER_PORT = 8080
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - what a container must listen on; this only compares strings
@@ -65,6 +65,7 @@ HOST_PORT_VARIABLES = {
     "payments": "PAYMENTS_HTTP_PORT",
     "notifications": "NOTIFICATIONS_HTTP_PORT",
     "sms-gateway": "SMS_GATEWAY_PORT",
+    "smtp-server": "SMTP_PORT",
     "kafka": "KAFKA_PORT",
     "postgres": "PG_PORT",
     "prometheus": "PROMETHEUS_PORT",
