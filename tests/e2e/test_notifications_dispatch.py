@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 import httpx
@@ -234,3 +235,96 @@ async def test_a_crash_between_sending_and_marking_does_not_reach_the_handset_tw
     ids = {str(r["id"]) for r in rows}
     per_id = Counter(x["client_msg_id"] for x in delivered if x["client_msg_id"] in ids)
     assert per_id == dict.fromkeys(ids, 1)
+
+
+async def test_reminder_loop_finds_due_reminders_in_stored_decisions_once(pool: asyncpg.Pool) -> None:
+    """The loop's SQL on real PostgreSQL: period ending, appraisal before a yearly instalment, missing materials."""
+    from notifications.reminders import ReminderRules, remind_once
+    from notifications.store import save_decisions
+    from subsidy_contracts.eligibility import (
+        ConditionResult,
+        DecisionMade,
+        DecisionMadePayload,
+        Instalment,
+        Outcome,
+        RulePackRef,
+        ScheduleKind,
+    )
+
+    clock = ManualClock(shanghai(1, 10, 0))
+    today = clock.now().date()
+    yearly, review, far = app("13800000011"), app("13800000012"), app("13800000013")
+
+    def decided(a: Application, outcome: Outcome, instalments: list[Instalment], **kw: object) -> DecisionMade:
+        payload = DecisionMadePayload(
+            decision_id=uuid.uuid4(),
+            application_id=a.application_id,
+            applicant_id=uuid.uuid4(),
+            rule_pack=RulePackRef(programme_id="hn.one-off-hiring-subsidy", version="1", jurisdiction="43"),
+            outcome=outcome,
+            amount=sum((i.amount for i in instalments), Decimal("0.00")),
+            instalments=instalments,
+            conditions=[ConditionResult(code="X", passed=False, reason_zh="缺少劳动合同", reason_en="")]
+            if outcome is Outcome.NEEDS_REVIEW
+            else [],
+            legal_basis=[],
+            evaluated_on=today,
+            decided_at=clock.now(),
+            **kw,
+        )
+        return DecisionMade.create(payload, producer="t", subject_key="k", correlation_id=uuid.uuid4())
+
+    def inst(n: int, due: int, to: int) -> Instalment:
+        return Instalment(
+            number=n,
+            amount=Decimal("1000.00"),
+            due_on=today + timedelta(days=due),
+            covers_from=today + timedelta(days=due),
+            covers_to=today + timedelta(days=to),
+        )
+
+    events = [
+        # Yearly: instalment 2 due in 20 days (appraisal due), and the period ends in 25 days.
+        decided(yearly, Outcome.ELIGIBLE, [inst(1, -345, -1), inst(2, 20, 25)], schedule_kind=ScheduleKind.YEARLY),
+        decided(review, Outcome.NEEDS_REVIEW, []),
+        # Ends in 90 days: nothing yet.
+        decided(far, Outcome.ELIGIBLE, [inst(1, -30, 90)], schedule_kind=ScheduleKind.MONTHLY),
+    ]
+    async with pool.acquire() as conn:
+        await conn.executemany(
+            """INSERT INTO applications (application_id, programme_id, jurisdiction, payee_masked, subject_key,
+                                         correlation_id) VALUES ($1, $2, '430102', '****2020', 'k', $3)""",
+            [(a.application_id, a.programme_id, a.correlation_id) for a in (yearly, review, far)],
+        )
+        await conn.executemany(
+            "INSERT INTO recipients (application_id, role, name, mobile) VALUES ($1, 'applicant', '张三', $2)",
+            [(a.application_id, a.recipients[0].mobile) for a in (yearly, review, far)],
+        )
+        await save_decisions(conn, events)
+    composer = Composer(dict(DEFAULT_SIGNATURES), "【人社服务】", QuietHours())
+    rules = ReminderRules()
+
+    async def templates() -> Counter[tuple[str, str]]:
+        async with pool.acquire() as conn:
+            return Counter(
+                (r["recipient"], r["template"]) for r in await conn.fetch("SELECT recipient, template FROM messages")
+            )
+
+    # Day 0: the review case is not 3 days old yet; the yearly one is due for both reminders.
+    assert await remind_once(pool, "x", composer, rules, clock, NotificationMetrics()) == 2
+    assert await templates() == {
+        ("13800000011", "reminder_appraisal_due"): 1,
+        ("13800000011", "reminder_period_ending"): 1,
+    }
+    # Running again composes nothing new.
+    assert await remind_once(pool, "x", composer, rules, clock, NotificationMetrics()) == 0
+    # Three days later the missing materials are reminded, once.
+    clock.advance(timedelta(days=3))
+    assert await remind_once(pool, "x", composer, rules, clock, NotificationMetrics()) == 1
+    assert await remind_once(pool, "x", composer, rules, clock, NotificationMetrics()) == 0
+    found = await templates()
+    assert found[("13800000012", "reminder_materials_missing")] == 1
+    assert not any(r == "13800000013" for r, _ in found)
+    async with pool.acquire() as conn:
+        text = await conn.fetchval("SELECT content FROM messages WHERE template = 'reminder_materials_missing'")
+    assert "缺少劳动合同" in text
