@@ -7,8 +7,10 @@ The transfers (realistic Chinese names and bank names, amounts in yuan with fen,
 special characters) are built before the clock starts: they stand for the rows the payments service reads
 from its database. Wall-clock and CPU seconds are both reported: on a shared machine the CPU figure is the
 one that says what the code costs. "write" times write_pain001 plus writing each file to disk (`.part`, then rename, as the
-service does); "validate" times reading each file back and validating it against the official XSD. Files
-are written into a temporary folder (deleted afterwards) unless --out is given.
+service does); "validate" times reading each file back and validating it against the official XSD; "read"
+times read_report (XSD validation included) on a camt.054 and a pain.002 of one file's transfers, as the
+bank simulator writes them. Files are written into a temporary folder (deleted afterwards) unless --out is
+given.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from payments.iso20022 import PAIN001, CreditTransfer, PaymentFile, validate, write_pain001
+from deploy.local.simulators import bank as simulator
+from payments.iso20022 import PAIN001, CreditTransfer, PaymentFile, read_report, validate, write_pain001
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗欧阳司马"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
@@ -108,6 +111,31 @@ def main() -> None:
         validate_s, validate_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         validated = sum(len(chunks[paths.index(p)]) for p in sample)
 
+    # Reading bank answers: a camt.054 and a pain.002 of one file's transfers, as the bank simulator writes them.
+    chunk = chunks[0]
+    report = simulator.Report(
+        report_id="BENCH-STL", stage="settle", channel="file", batch_id="B-20261130-000000", bank_code=BANKS[0][0],
+        debtor_name="就业补助资金", debtor_account="43050100000000000001", declared_count=len(chunk),
+        declared_sum=None,
+        entries=[
+            simulator.Entry(t.end_to_end_id, "settled", str(t.amount), "B-20261130-000000", t.creditor_name,
+                            t.creditor_account, bank_reference=f"SIM{n:017d}")
+            for n, t in enumerate(chunk)
+        ],
+    )  # fmt: skip
+    camt054 = simulator.render_camt054(report)
+    report.stage = "ack"
+    for entry in report.entries:
+        entry.status = "accepted"
+    pain002 = simulator.render_pain002(report)
+    cpu_started = time.process_time()
+    read = len(read_report(camt054).entries)
+    read_camt_cpu_s = time.process_time() - cpu_started
+    cpu_started = time.process_time()
+    read += len(read_report(pain002).entries)
+    read_pain_cpu_s = time.process_time() - cpu_started
+    assert read == 2 * len(chunk)
+
     result = {
         "benchmark": "iso20022_write",
         "transfers": len(transfers),
@@ -123,6 +151,8 @@ def main() -> None:
         "validate_transfers_per_s": round(validated / validate_s) if validated else None,
         "validate_cpu_seconds": round(validate_cpu_s, 2),
         "validate_transfers_per_cpu_s": round(validated / validate_cpu_s) if validated else None,
+        "read_camt054_entries_per_cpu_s": round(len(chunk) / read_camt_cpu_s),
+        "read_pain002_entries_per_cpu_s": round(len(chunk) / read_pain_cpu_s),
         "python": sys.version.split()[0],
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "load_average_1m": round(os.getloadavg()[0], 2),

@@ -45,13 +45,19 @@ def _tx_status(code: str) -> PaymentStatus:
 
 
 Leaves = dict[str, list[str]]
+# The parts of each element that this reader uses (the rest, such as related parties or bank transaction
+# codes, is not walked).
+_INSTRUCTION_FIELDS = frozenset({"PmtInfSts", "StsRsnInf"})
+_STATUS_FIELDS = frozenset({"OrgnlEndToEndId", "TxSts", "StsRsnInf", "AcctSvcrRef", "OrgnlTxRef"})
+_ENTRY_FIELDS = frozenset({"Amt", "CdtDbtInd", "RvslInd", "Sts", "BookgDt", "ValDt", "AcctSvcrRef"})
+_TRANSACTION_FIELDS = frozenset({"Refs", "Amt", "CdtDbtInd", "AmtDtls", "RtrInf"})
 
 
-def _leaves(node: etree._Element, skip: str | None = None) -> Leaves:
+def _leaves(node: etree._Element, only: frozenset[str] | None = None) -> Leaves:
     """The texts of every leaf under node, by path of local names ("Refs/EndToEndId"), in document order.
 
     One walk per transaction instead of a namespaced find() per field: reports carry tens of thousands.
-    `skip` leaves out one direct child subtree (an entry's NtryDtls, read transaction by transaction).
+    `only` names the direct children worth reading; the walk does not descend into the others.
     """
     out: Leaves = {}
 
@@ -61,7 +67,7 @@ def _leaves(node: etree._Element, skip: str | None = None) -> Leaves:
             if not isinstance(tag, str):  # comments, processing instructions
                 continue
             name = tag[tag.find("}") + 1 :]
-            if not prefix and name == skip:
+            if not prefix and only is not None and name not in only:
                 continue
             if len(child):
                 walk(child, f"{prefix}{name}/")
@@ -133,12 +139,12 @@ def _read_pain002(doc: etree._ElementTree) -> BankReport:
     group_code, group_text = _first(g, "StsRsnInf/Rsn/Cd", "StsRsnInf/Rsn/Prtry"), _joined(g, "StsRsnInf/AddtlInf")
     entries: list[PaymentReport] = []
     for instruction in _children(body, namespace, "OrgnlPmtInfAndSts"):
-        i = _leaves(instruction, skip="TxInfAndSts")
+        i = _leaves(instruction, only=_INSTRUCTION_FIELDS)
         instruction_status = _first(i, "PmtInfSts") or group_status
         instruction_code = _first(i, "StsRsnInf/Rsn/Cd", "StsRsnInf/Rsn/Prtry")
         instruction_text = _joined(i, "StsRsnInf/AddtlInf")
         for tx in _children(instruction, namespace, "TxInfAndSts"):
-            t = _leaves(tx)
+            t = _leaves(tx, only=_STATUS_FIELDS)
             status_code = _first(t, "TxSts") or instruction_status
             if status_code is None:
                 raise InvalidMessage(f"line {tx.sourceline}: transaction without a status (TxSts, PmtInfSts, GrpSts)")
@@ -178,7 +184,7 @@ def _read_camt054(doc: etree._ElementTree) -> BankReport:
     batches: set[str] = set()
     for account in _children(body, namespace, "Ntfctn"):
         for entry in _children(account, namespace, "Ntry"):
-            e = _leaves(entry, skip="NtryDtls")
+            e = _leaves(entry, only=_ENTRY_FIELDS)
             if _first(e, "Sts/Cd", "Sts/Prtry") != "BOOK":
                 continue
             entry_direction = _first(e, "CdtDbtInd")
@@ -189,7 +195,7 @@ def _read_camt054(doc: etree._ElementTree) -> BankReport:
             if not details:
                 raise InvalidMessage(f"line {entry.sourceline}: booked entry without transaction details (TxDtls)")
             for tx in details:
-                t = _leaves(tx)
+                t = _leaves(tx, only=_TRANSACTION_FIELDS)
                 direction = _first(t, "CdtDbtInd") or entry_direction
                 amount = _first(t, "Amt", "AmtDtls/InstdAmt/Amt") or (_first(e, "Amt") if len(details) == 1 else None)
                 returned = direction == "CRDT" or reversal
