@@ -591,7 +591,6 @@ def render_camt054(report: Report) -> bytes:
     returned = report.stage == "return"
     for e in report.entries:
         entry = _el(notification, "Ntry")
-        _el(entry, "NtryRef", e.end_to_end_id)
         _el(entry, "Amt", e.amount, Ccy="CNY")
         _el(entry, "CdtDbtInd", "CRDT" if returned else "DBIT")
         _el(_el(entry, "Sts"), "Cd", "BOOK")
