@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -126,7 +127,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="run the import under cProfile (top 40 to stderr)")
     args = parser.parse_args()
 
-    from registration.cli import import_file
+    from registration.cli import import_file, tune_gc_for_bulk
     from registration.settings import RegistrationSettings
     from subsidy_runtime.auth import IntegrationRegistry
 
@@ -152,11 +153,13 @@ def main() -> int:
     before = asyncio.run(_counts(admin_dsn)) if _schema_exists(admin_dsn) else dict.fromkeys((*TABLES, "outbox"), 0)
 
     def run() -> Any:
-        with path.open("rb") as stream:
+        # The service's logs (migrations applied) go to stderr: stdout carries the result document only.
+        with path.open("rb") as stream, contextlib.redirect_stdout(sys.stderr):
             return asyncio.run(
                 import_file(stream, settings=settings, integration=integration, batch_size=args.batch_size)
             )
 
+    tune_gc_for_bulk()  # as `registration import` does
     watcher = BackendCpu(admin_dsn)
     watcher.start()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)

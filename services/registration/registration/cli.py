@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
 import uuid
@@ -31,7 +32,7 @@ from subsidy_runtime.auth import Integration, IntegrationRegistry
 from subsidy_runtime.db import create_pool
 from subsidy_runtime.migrations import load_migrations, migrate
 
-from .intake import Batch, Incoming, RecordResult, may_hold_nul, prepare, store
+from .intake import Batch, Incoming, RecordResult, gc_paused, may_hold_nul, prepare, store
 from .settings import RegistrationSettings
 
 
@@ -77,17 +78,19 @@ def read_lines(stream: IO[bytes], size: int) -> Iterator[list[tuple[int, bytes]]
 
 
 def prepare_lines(lines: list[tuple[int, bytes]], caller: Integration) -> list[Incoming]:
-    """Each line validated without the database; a line that is not JSON is refused by its number."""
-    out = []
-    for number, line in lines:
-        try:
-            raw = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            error = IntakeError(field="(line)", reason=f"not valid JSON: {exc}", reason_zh="不是有效的 JSON")
-            out.append(Incoming(None, "", RecordResult(f"(line {number})", IntakeStatus.REJECTED, errors=[error])))
-            continue
-        out.append(prepare(raw, caller, number, check_nul=may_hold_nul(line)))
-    return out
+    """Each line validated without the database."""
+    with gc_paused():
+        return [_prepare_line(number, line, caller) for number, line in lines]
+
+
+def _prepare_line(number: int, line: bytes, caller: Integration) -> Incoming:
+    """A line that is not JSON is refused by its number."""
+    try:
+        raw = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        error = IntakeError(field="(line)", reason=f"not valid JSON: {exc}", reason_zh="不是有效的 JSON")
+        return Incoming(None, "", RecordResult(f"(line {number})", IntakeStatus.REJECTED, errors=[error]))
+    return prepare(raw, caller, number, check_nul=may_hold_nul(line))
 
 
 async def import_file(
@@ -152,6 +155,14 @@ async def import_file(
     return summary
 
 
+def tune_gc_for_bulk() -> None:
+    """For this one-shot process: what was loaded at start moves out of the collector's sight (gc.freeze), and
+    young-generation collections run every 100,000 allocations instead of 700 (batches allocate millions of
+    short-lived objects; the default made the collector a large share of the import's CPU time)."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="registration", description="Registration service tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown integration key id {args.integration!r}")
     if not 1 <= args.batch_size <= 50_000:
         parser.error("--batch-size must be between 1 and 50000")
+    tune_gc_for_bulk()
     results_out = sys.stdout.buffer if args.results else None
     if args.file == "-":
         stream: IO[bytes] = sys.stdin.buffer

@@ -20,10 +20,12 @@ application is detected when the INSERT finds the row taken, and the batch is th
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -384,30 +386,31 @@ async def _store(conn: Connection, schema: str, batch: Batch) -> list[RecordResu
     results: list[RecordResult] = []
     seen: dict[str, tuple[str, RecordResult]] = {}
     writes = _Writes()
-    for incoming in batch.records:
-        ref = incoming.source_reference
-        result = _answer_known(incoming, previous.get(ref or ""), submitted.get(ref or ""), seen)
-        if result is None:
-            if isinstance(incoming.outcome, Prepared):
-                result = _accept(incoming.outcome, known, writes, caller, now)
-            else:
-                result = incoming.outcome
-        if ref is not None and ref not in seen:
-            seen[ref] = (incoming.digest, result)
-            if ref not in previous or previous[ref]["request_hash"] != incoming.digest:
-                writes.result_rows.append(
-                    (
-                        caller.id,
-                        ref,
-                        incoming.digest,
-                        result.status.value,
-                        result.application_id,
-                        [e.model_dump() for e in result.errors],
-                        batch.batch_id,
-                        now,
+    with gc_paused():  # no await inside: matching and staging the records is pure computation
+        for incoming in batch.records:
+            ref = incoming.source_reference
+            result = _answer_known(incoming, previous.get(ref or ""), submitted.get(ref or ""), seen)
+            if result is None:
+                if isinstance(incoming.outcome, Prepared):
+                    result = _accept(incoming.outcome, known, writes, caller, now)
+                else:
+                    result = incoming.outcome
+            if ref is not None and ref not in seen:
+                seen[ref] = (incoming.digest, result)
+                if ref not in previous or previous[ref]["request_hash"] != incoming.digest:
+                    writes.result_rows.append(
+                        (
+                            caller.id,
+                            ref,
+                            incoming.digest,
+                            result.status.value,
+                            result.application_id,
+                            [e.model_dump() for e in result.errors],
+                            batch.batch_id,
+                            now,
+                        )
                     )
-                )
-        results.append(result)
+            results.append(result)
     await writes.flush(conn, schema, batch, results, now)
     return results
 
@@ -764,6 +767,28 @@ def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: da
     )
     w.timeline.append((application_id, event_id, "submitted", now, "申请已提交 / application submitted"))
     return RecordResult(ref, IntakeStatus.ACCEPTED, application_id)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a batch's pure computation.
+
+    A batch creates many small objects that stay alive until it is written; the collector, triggered every few
+    hundred allocations, kept re-scanning them: profiling showed it taking more than half of the CPU time of
+    validation and matching. The objects hold no reference cycles worth collecting early; collection resumes
+    when the batch is done (and stays paused only if it already was)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def prepare_all(raws: Sequence[Any], caller: Integration, *, check_nul: bool = True) -> list[Incoming]:
+    with gc_paused():
+        return [prepare(raw, caller, i, check_nul=check_nul) for i, raw in enumerate(raws)]
 
 
 def new_ids(n: int) -> list[uuid.UUID]:

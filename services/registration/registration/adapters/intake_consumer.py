@@ -30,7 +30,7 @@ from subsidy_runtime.db import is_transient
 from subsidy_runtime.logging import get_logger
 from subsidy_runtime.outbox import Transaction
 
-from ..intake import Batch, Incoming, may_hold_nul, prepare, store
+from ..intake import Batch, Incoming, may_hold_nul, prepare_all, store
 
 log = get_logger(__name__)
 
@@ -106,7 +106,7 @@ class IntakeConsumer(EventConsumer[Any]):
             return
         value = d.record.value or b""
         check_nul = may_hold_nul(value)
-        incoming: list[Incoming] = [prepare(raw, integration, i, check_nul=check_nul) for i, raw in enumerate(records)]
+        incoming: list[Incoming] = prepare_all(records, integration, check_nul=check_nul)
         r = d.record
         batch = Batch(
             integration=integration,
