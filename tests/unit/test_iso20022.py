@@ -124,6 +124,8 @@ def test_amounts_are_written_in_yuan_with_fen() -> None:
         ({"creditor_name": ""}, "transfers[1].creditor_name"),
         ({"creditor_name": "张" * 141}, "transfers[1].creditor_name"),
         ({"creditor_name": "张三\x07"}, "transfers[1].creditor_name"),
+        ({"creditor_name": "张三\r\n"}, "transfers[1].creditor_name"),
+        ({"creditor_bank_name": "工行\ud800"}, "transfers[1].creditor_bank_name"),
         ({"remittance": "   "}, "transfers[1].remittance"),
     ],
 )

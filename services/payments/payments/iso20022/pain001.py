@@ -19,10 +19,11 @@ _END_TO_END_ID = re.compile(r"[A-Za-z0-9-]{1,35}")
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9-]{1,35}")
 _ACCOUNT = re.compile(r"[0-9]{1,34}")
 _BANK_CODE = re.compile(r"[0-9]{12}")
-# Characters that need escaping, or that XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, lone
-# surrogates, U+FFFE/U+FFFF).
-_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters that need escaping, or that a name or remittance line cannot carry: C0 controls (XML 1.0 cannot
+# carry most; tab, LF and CR it would carry, but parsers normalise CR away and a payee name is one line),
+# lone surrogates, U+FFFE/U+FFFF.
+_SPECIAL = re.compile("[&<>\x00-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML = re.compile("[\x00-\x1f\ud800-\udfff\ufffe\uffff]")
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("9999999999999999.99")  # ISO amounts: 18 digits in all
 
@@ -37,7 +38,7 @@ def _text(value: str, field: str, max_length: int) -> str:
         return value
     bad = _NOT_XML.search(value)
     if bad is not None:
-        raise ValueError(f"{field}: character U+{ord(bad.group()):04X} cannot be carried in XML")
+        raise ValueError(f"{field}: control or non-character U+{ord(bad.group()):04X} is not allowed")
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
