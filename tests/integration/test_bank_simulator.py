@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +24,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from payments.iso20022 import BankReport, CreditTransfer, PaymentFile, read_report, write_pain001
 from subsidy_contracts.bank import BatchPayment, Party, PaymentBatch, PaymentBatchPayload
@@ -77,6 +79,29 @@ class Simulator:
         return list(response.json())
 
 
+BATCHES_TOPIC = f"test.{BANK_BATCHES.name}"
+RESULTS_TOPIC = f"test.{BANK_RESULTS.name}"
+
+
+async def create_topics(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(t, BANK_BATCHES.partitions, 1) for t in (BATCHES_TOPIC, RESULTS_TOPIC) if t not in existing]
+        if wanted:
+            await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+def free_port() -> int:
+    """A port of its own: the `platform` fixture's stack may be running its bank simulator on the usual one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def bank(infra: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     base = tmp_path_factory.mktemp("bank")
@@ -90,10 +115,15 @@ def bank(infra: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim
         BANK_RETURN_SECONDS=str(RETURN_S),
         BANK_LATE_SECONDS=str(LATE_S),
         BANK_POLL_SECONDS="0.1",
+        # Topics of its own: a `platform` stack may be up on the same broker with its own bank and payments.
+        BANK_BATCHES_TOPIC=BATCHES_TOPIC,
+        BANK_RESULTS_TOPIC=RESULTS_TOPIC,
+        BANK_CONSUMER_GROUP="bank-simulator-test",
     )
+    asyncio.run(create_topics(infra.bootstrap))
     (base / "outgoing").mkdir()
     simulator = Simulator(
-        env, f"http://127.0.0.1:{infra.env['BANK_SIMULATOR_PORT']}", base / "outgoing", base / "incoming",
+        env, f"http://127.0.0.1:{free_port()}", base / "outgoing", base / "incoming",
         base / "bank.log",
     )  # fmt: skip
     simulator.start()
@@ -133,7 +163,7 @@ async def publish(stack: Stack, *events: PaymentBatch) -> None:
         for event in events:
             headers = [(k, v.encode()) for k, v in event_headers(event).items()]
             await producer.send_and_wait(
-                BANK_BATCHES.name, event.model_dump_json().encode(), key=BANK_CODE.encode(), headers=headers
+                BATCHES_TOPIC, event.model_dump_json().encode(), key=BANK_CODE.encode(), headers=headers
             )
     finally:
         await producer.stop()
@@ -145,7 +175,7 @@ Results = list[dict[str, Any]]  # PaymentResults payloads, in the order they wer
 async def results_for(stack: Stack, batch_id: str, done: Callable[[Results], bool], timeout_s: float = 30) -> Results:
     deadline = time.monotonic() + timeout_s
     while True:
-        records = await read_topic(stack.bootstrap, BANK_RESULTS.name)
+        records = await read_topic(stack.bootstrap, RESULTS_TOPIC)
         found = [
             orjson.loads(r.value)["payload"] | {"_timestamp_ms": r.timestamp}
             for r in sorted(records, key=lambda r: r.timestamp)

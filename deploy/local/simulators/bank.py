@@ -28,7 +28,8 @@ a restart forgets nothing and still sends the answers that were due. HTTP (BANK_
     GET /stats              counts (batches, files, reports sent, pending answers, invalid inputs)
 Environment: KAFKA_BOOTSTRAP_SERVERS (empty: files only), BANK_OUTBOX_DIR, BANK_INBOX_DIR, BANK_STATE_DIR,
 BANK_XSD_DIR (default: the payments package's iso20022/xsd), BANK_SETTLE_SECONDS (1), BANK_RETURN_SECONDS (2),
-BANK_LATE_SECONDS (5), BANK_POLL_SECONDS (0.2).
+BANK_LATE_SECONDS (5), BANK_POLL_SECONDS (0.2); for tests beside a running stack, BANK_BATCHES_TOPIC,
+BANK_RESULTS_TOPIC and BANK_CONSUMER_GROUP (default: the registry's topics, group bank-simulator).
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class Config:
     return_s: float
     late_s: float
     poll_s: float
+    batches_topic: str = BANK_BATCHES.name
+    results_topic: str = BANK_RESULTS.name
+    consumer_group: str = "bank-simulator"
 
     @classmethod
     def from_env(cls) -> Config:
@@ -101,6 +105,9 @@ class Config:
             return_s=float(os.environ.get("BANK_RETURN_SECONDS", "2")),
             late_s=float(os.environ.get("BANK_LATE_SECONDS", "5")),
             poll_s=float(os.environ.get("BANK_POLL_SECONDS", "0.2")),
+            batches_topic=os.environ.get("BANK_BATCHES_TOPIC", BANK_BATCHES.name),
+            results_topic=os.environ.get("BANK_RESULTS_TOPIC", BANK_RESULTS.name),
+            consumer_group=os.environ.get("BANK_CONSUMER_GROUP", "bank-simulator"),
         )
 
 
@@ -742,9 +749,9 @@ class Bank:
 
         while True:
             consumer = AIOKafkaConsumer(
-                BANK_BATCHES.name,
+                self.cfg.batches_topic,
                 bootstrap_servers=self.cfg.kafka_bootstrap,
-                group_id="bank-simulator",
+                group_id=self.cfg.consumer_group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -807,7 +814,7 @@ class Bank:
         for event in results_events(report):
             headers = [(k, v.encode()) for k, v in event_headers(event).items()]
             await self.producer.send_and_wait(
-                BANK_RESULTS.name, event.model_dump_json().encode(), key=report.bank_code.encode(), headers=headers
+                self.cfg.results_topic, event.model_dump_json().encode(), key=report.bank_code.encode(), headers=headers
             )
 
     async def run_loop(self) -> None:
