@@ -323,8 +323,8 @@ class Batch:
 
 
 async def store(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
-    """Apply a batch in one transaction (the caller's connection, outside any transaction); retried when a
-    concurrent writer took a row the batch meant to create."""
+    """Apply a batch in one transaction (a savepoint when the caller holds one: the Kafka consumer adds its
+    inbox row); run again when a concurrent writer took a row the batch meant to create."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with conn.transaction():
@@ -333,11 +333,6 @@ async def store(conn: Connection, schema: str, batch: Batch) -> list[RecordResul
             if attempt == MAX_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
-
-
-async def store_in_transaction(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
-    """Like `store`, inside a transaction the caller holds (the Kafka consumer adds its inbox row to it)."""
-    return await _store(conn, schema, batch)
 
 
 @dataclass

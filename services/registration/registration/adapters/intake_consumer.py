@@ -11,6 +11,16 @@ events and one intake result per record on registration.intake-results.v1. A rec
 (bad or missing signature, replayed nonce, not JSON, no batch_id or records) goes to registration's
 dead-letter topic with the reason; bad intake records inside a good batch are refused one by one in their
 intake results. Nothing already accepted is lost: a failure rolls back only its own Kafka record.
+
+From any Kafka client, e.g. kcat (the file is sent as one message, byte for byte):
+
+    canonical = "KAFKA\nregistration.intake.v1\n<unix seconds>\n<nonce>\n<hex SHA-256 of batch.json>"
+    kcat -P -b <bootstrap> -t registration.intake.v1 -k <integration id> -H X-Api-Key=<key id> \
+         -H X-Timestamp=<unix seconds> -H X-Nonce=<nonce> -H X-Signature=<base64 HMAC-SHA256(secret, canonical)> \
+         batch.json
+
+A Kafka record is at most the broker's message.max.bytes (1 MiB by default): about 400 records of the
+internship kind per batch.
 """
 
 from __future__ import annotations
