@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from subsidy_contracts.eligibility import DecisionMade, DecisionRevised, PublicNoticeEnded
@@ -24,6 +25,7 @@ from .reminders import ReminderRules, run_reminders
 from .settings import NotificationsSettings
 
 settings = NotificationsSettings()  # from the environment
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per gateway request is noise; failures are logged
 runtime = ServiceRuntime(
     settings,
     migrations_package="notifications.migrations",
