@@ -155,3 +155,10 @@ def test_application_submitted_events_match_the_contract_and_carry_earlier_facts
     assert first.payload.beneficiary is not None
     assert first.payload.beneficiary.id_number_masked.count("*") == 10
     assert uuid.UUID(str(first.payload.application_id))
+
+
+def test_new_ids_are_distinct_version_4_uuids() -> None:
+    ids = [i for _ in range(5000) for i in intake.new_ids(7)]
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {4}
+    assert {i.variant for i in ids} == {uuid.RFC_4122}

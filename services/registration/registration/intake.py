@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -786,9 +787,27 @@ def prepare_all(raws: Sequence[Any], caller: Integration, *, check_nul: bool = T
         return [prepare(raw, caller, i, check_nul=check_nul) for i, raw in enumerate(raws)]
 
 
+class _RandomBytes(threading.local):
+    """System randomness read 64 KiB at a time (per thread): one getrandom call costs about as much as 2 KiB
+    of its output here, and a record needs seven ids."""
+
+    def __init__(self) -> None:
+        self.pool = b""
+        self.at = 0
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.pool):
+            self.pool, self.at = os.urandom(max(65536, n)), 0
+        self.at += n
+        return self.pool[self.at - n : self.at]
+
+
+_random = _RandomBytes()
+
+
 def new_ids(n: int) -> list[uuid.UUID]:
-    """n random (version 4) UUIDs from one read of the system's random source (uuid4 reads it once per id)."""
-    random = os.urandom(16 * n)
+    """n random (version 4) UUIDs, as uuid.uuid4 makes them, from the buffered system random source."""
+    random = _random.take(16 * n)
     return [uuid.UUID(bytes=random[16 * i : 16 * i + 16], version=4) for i in range(n)]
 
 
