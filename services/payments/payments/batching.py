@@ -10,6 +10,7 @@ duplicate message (DU01) without touching its payments.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import uuid
@@ -85,6 +86,7 @@ async def form_batches(
         groups[(r["bank_code"], r["fund_code"])].append(r)
     formed: list[FormedBatch] = []
     assignments: list[tuple[str, str]] = []
+    members_of: dict[str, list[Any]] = {}
     for (bank, fund), members in groups.items():
         channel = channel_for(settings, bank)
         size = settings.batch_max_kafka if channel == "kafka" else settings.batch_max_file
@@ -96,12 +98,7 @@ async def form_batches(
                 FormedBatch(batch_id, bank, fund, channel, len(chunk), total, total > settings.approval_threshold)
             )
             assignments.extend((r["end_to_end_id"], batch_id) for r in chunk)
-            for r in chunk:
-                tx.publish_record(
-                    status_record(
-                        change_from_row(r, PaymentStatus.BATCHED, PaymentStatus.SCHEDULED, batch_id=batch_id), now
-                    )
-                )
+            members_of[batch_id] = chunk
     await insert_many(
         tx.conn,
         "payment_batches",
@@ -143,11 +140,26 @@ async def form_batches(
         [b for _, b in assignments],
         now,
     )
-    if metrics is not None:
-        for b in formed:
+    fund_rows = {r["code"]: r for r in await tx.conn.fetch("SELECT * FROM funds")}
+    for b in formed:
+        if metrics is not None:
             metrics.batches.labels("formed").inc()
-            if b.needs_approval:
+        if b.needs_approval:
+            # Waiting for a checker is a state the applicant's payment is visibly in.
+            for r in members_of[b.batch_id]:
+                tx.publish_record(
+                    status_record(
+                        change_from_row(r, PaymentStatus.BATCHED, PaymentStatus.SCHEDULED, batch_id=b.batch_id), now
+                    )
+                )
+            if metrics is not None:
                 metrics.batches.labels("awaiting_approval").inc()
+        else:
+            # Released in the same transaction: "batched" is never visible, so it is not announced either.
+            batch = await tx.conn.fetchrow("SELECT * FROM payment_batches WHERE batch_id = $1", b.batch_id)
+            await _release(
+                tx, settings, batch, fund_rows, members_of[b.batch_id], now, PaymentStatus.SCHEDULED, metrics
+            )
     return formed
 
 
@@ -170,13 +182,30 @@ async def release_batch(
     rows = await tx.conn.fetch(
         _ATTEMPT_ROWS + " WHERE a.batch_id = $1 AND a.status = 'batched' ORDER BY a.end_to_end_id", batch_id
     )
+    return await _release(tx, settings, batch, {fund["code"]: fund}, list(rows), now, PaymentStatus.BATCHED, metrics)
+
+
+async def _release(
+    tx: Transaction,
+    settings: PaymentsSettings,
+    batch: Any,
+    fund_rows: dict[str, Any],
+    rows: list[Any],
+    now: datetime,
+    previous: PaymentStatus,
+    metrics: PaymentMetrics | None,
+) -> int:
+    batch_id = batch["batch_id"]
+    fund = fund_rows.get(batch["fund_code"])
+    if fund is None:
+        raise LookupError(f"fund {batch['fund_code']} of batch {batch_id} is not configured")
     count, total = len(rows), sum((r["amount"] for r in rows), Decimal("0.00"))
     if count != batch["number_of_transactions"] or total != batch["control_sum"]:
         # Never send a batch whose content no longer matches the totals a checker may have approved.
         raise ValueError(f"batch {batch_id} content differs from its control totals")
     file_name = None
     if batch["channel"] == "file":
-        file_name = _write_file(settings, batch, fund, rows, now)
+        file_name = await asyncio.to_thread(_write_file, settings, batch, fund, rows, now)
     else:
         tx.publish(_batch_event(batch, fund, rows, now))
     await tx.conn.execute(
@@ -194,9 +223,7 @@ async def release_batch(
         now,
     )
     for r in rows:
-        tx.publish_record(
-            status_record(change_from_row(r, PaymentStatus.SENT, PaymentStatus.BATCHED, batch_id=batch_id), now)
-        )
+        tx.publish_record(status_record(change_from_row(r, PaymentStatus.SENT, previous, batch_id=batch_id), now))
     if metrics is not None:
         metrics.batches.labels("sent").inc()
         for r in rows:

@@ -12,13 +12,14 @@ from typing import Any
 
 import orjson
 
-from subsidy_contracts.payments import PaymentStatus, PaymentStatusChanged
+from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatus, PaymentStatusChanged
 from subsidy_contracts.topics import PAYMENTS
 from subsidy_runtime.masking import mask_account
 from subsidy_runtime.outbox import JSON, OutboxRecord
 
 PRODUCER = "payments"
 STATUS_CHANGED = PaymentStatusChanged.type_name()
+INSTRUCTION_CREATED = PaymentInstructionCreated.type_name()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +65,64 @@ def change_from_row(row: Any, status: PaymentStatus, previous: PaymentStatus | N
     )
 
 
-def status_record(change: Change, now: datetime) -> OutboxRecord:
+def _record(event_type: str, correlation: str, subject: str, stamp: str, payload: dict[str, Any]) -> OutboxRecord:
     event_id = str(uuid.uuid4())
-    stamp = now.isoformat()
-    correlation = str(change.correlation_id)
-    subject = str(change.applicant_id)
     body = {
         "event_id": event_id,
-        "event_type": STATUS_CHANGED,
+        "event_type": event_type,
         "schema_version": 1,
         "occurred_at": stamp,
         "producer": PRODUCER,
         "correlation_id": correlation,
         "causation_id": None,
         "subject_key": subject,
-        "payload": {
+        "payload": payload,
+    }
+    headers = {
+        "content-type": JSON,
+        "event_type": event_type,
+        "schema_version": "1",
+        "event_id": event_id,
+        "correlation_id": correlation,
+        "producer": PRODUCER,
+    }
+    return OutboxRecord(PAYMENTS.name, subject, orjson.dumps(body).decode(), headers, event_type)
+
+
+def created_record(row: Any, status: PaymentStatus, now: datetime) -> OutboxRecord:
+    """PaymentInstructionCreated for a payment_instructions row."""
+    subject = str(row["applicant_id"])
+    stamp = now.isoformat()
+    return _record(
+        INSTRUCTION_CREATED,
+        str(row["correlation_id"]),
+        subject,
+        stamp,
+        {
+            "end_to_end_id": row["instruction_id"],
+            "decision_id": str(row["decision_id"]),
+            "instalment_number": row["instalment_number"],
+            "application_id": str(row["application_id"]),
+            "applicant_id": subject,
+            "programme_id": row["programme_id"],
+            "fund_code": row["fund_code"],
+            "amount": f"{row['amount']:.2f}",
+            "payee_account_masked": mask_account(row["payee"]["account_number"]),
+            "status": status.value,
+            "created_at": stamp,
+        },
+    )
+
+
+def status_record(change: Change, now: datetime) -> OutboxRecord:
+    stamp = now.isoformat()
+    subject = str(change.applicant_id)
+    return _record(
+        STATUS_CHANGED,
+        str(change.correlation_id),
+        subject,
+        stamp,
+        {
             "instruction_id": change.instruction_id,
             "end_to_end_id": change.end_to_end_id,
             "attempt": change.attempt,
@@ -96,13 +140,4 @@ def status_record(change: Change, now: datetime) -> OutboxRecord:
             "payee_account_masked": mask_account(change.account_number),
             "changed_at": stamp,
         },
-    }
-    headers = {
-        "content-type": JSON,
-        "event_type": STATUS_CHANGED,
-        "schema_version": "1",
-        "event_id": event_id,
-        "correlation_id": correlation,
-        "producer": PRODUCER,
-    }
-    return OutboxRecord(PAYMENTS.name, subject, orjson.dumps(body).decode(), headers, STATUS_CHANGED)
+    )

@@ -13,13 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from subsidy_contracts.eligibility import EntitlementReleased
-from subsidy_contracts.payments import PaymentInstructionCreated, PaymentInstructionCreatedPayload, PaymentStatus
+from subsidy_contracts.payments import PaymentStatus
 from subsidy_runtime.db import Connection, insert_many
-from subsidy_runtime.masking import mask_account
 from subsidy_runtime.outbox import Transaction
 
 from . import funds
-from .events import PRODUCER, Change, status_record
+from .events import Change, created_record, status_record
 from .ids import end_to_end_id, instruction_id
 from .metrics import PaymentMetrics
 
@@ -73,14 +72,14 @@ async def create_instructions(
     if not inserted:
         return
     held = await _holds(tx.conn, inserted)
-    attempts, changes = [], []
+    attempts = []
     for r in inserted:
         reason = held.get(r["instruction_id"])
         status = PaymentStatus.HELD if reason else PaymentStatus.SCHEDULED
         if reason is None:
             attempts.append(_first_attempt(r))
-        tx.publish(_created_event(r, status, now))
-        changes.append(_change(r, status, None, reason))
+        # Creation is announced once, with the state it starts in (scheduled, or held and why).
+        tx.publish_record(created_record(r, status, now))
         if metrics is not None:
             metrics.observe_status(r["fund_code"], status, r["amount"])
     if held:
@@ -93,8 +92,6 @@ async def create_instructions(
         [r["instruction_id"] for r in inserted if r["instruction_id"] not in held],
     )
     await insert_attempts(tx.conn, attempts)
-    for change in changes:
-        tx.publish_record(status_record(change, now))
 
 
 async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
@@ -178,29 +175,6 @@ def _change(r: Any, status: PaymentStatus, previous: PaymentStatus | None, reaso
         status=status,
         previous=previous,
         reason_code=reason,
-    )
-
-
-def _created_event(r: Any, status: PaymentStatus, now: datetime) -> PaymentInstructionCreated:
-    payload = PaymentInstructionCreatedPayload(
-        end_to_end_id=r["instruction_id"],
-        decision_id=r["decision_id"],
-        instalment_number=r["instalment_number"],
-        application_id=r["application_id"],
-        applicant_id=r["applicant_id"],
-        programme_id=r["programme_id"],
-        fund_code=r["fund_code"],
-        amount=r["amount"],
-        payee_account_masked=mask_account(r["payee"]["account_number"]),
-        status=status,
-        created_at=now,
-    )
-    return PaymentInstructionCreated.create(
-        payload,
-        producer=PRODUCER,
-        subject_key=str(r["applicant_id"]),
-        correlation_id=r["correlation_id"],
-        occurred_at=now,
     )
 
 

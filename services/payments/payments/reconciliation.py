@@ -29,6 +29,10 @@ from .metrics import PaymentMetrics
 log = get_logger(__name__)
 
 DUPLICATE_MESSAGE = "DU01"
+DUPLICATE_PAYMENT = "AM05"
+# Rejections that speak about a copy the bank refused (our resend after a crash), not about the payment: the
+# original's results stand, so they change nothing.
+ABOUT_A_COPY = frozenset({DUPLICATE_MESSAGE, DUPLICATE_PAYMENT})
 
 
 @dataclass
@@ -189,7 +193,7 @@ async def _transition(
         _publish(tx, row, PaymentStatus.SETTLED, PaymentStatus(state), entry, now, metrics)
         return "settled"
     if entry.status == "rejected":
-        if state == "failed":
+        if state == "failed" or entry.reason_code in ABOUT_A_COPY:
             return None
         if not in_flight:
             return "break"  # e.g. a rejection for money the bank already said it credited
