@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from subsidy_contracts.payments import PaymentStatusChanged
 from subsidy_contracts.registration import ApplicationSubmitted, ApplicationWithdrawn
-from subsidy_contracts.topics import APPLICATIONS, DECISIONS
+from subsidy_contracts.topics import APPLICATIONS, DECISIONS, PAYMENTS
 from subsidy_runtime.business_metrics import SqlGauge, register_sql_gauges
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
@@ -14,6 +15,7 @@ from subsidy_runtime.service import ServiceRuntime
 from .api import router
 from .decide import local_date, on_applications_submitted, on_applications_withdrawn, release_due
 from .domain.parameters import ParameterSet
+from .grant_payments import on_payment_status_changed
 from .programmes import CATALOGUE
 from .settings import EligibilitySettings
 
@@ -61,6 +63,12 @@ async def on_applications(tx: Transaction, events: list[ApplicationSubmitted | A
         await on_applications_submitted(tx, submitted, CATALOGUE, PARAMETERS)
     if withdrawn:
         await on_applications_withdrawn(tx, withdrawn)
+
+
+@runtime.consumer(PAYMENTS, events=[PaymentStatusChanged], name="payments")
+async def on_payments(tx: Transaction, events: list[PaymentStatusChanged]) -> None:
+    """Record paid, failed and returned instalments against the grants, so caps count what was really paid."""
+    await on_payment_status_changed(tx, events)
 
 
 @runtime.loop("public-notice-release")

@@ -33,6 +33,7 @@ from subsidy_runtime.outbox import Transaction
 from .domain.parameters import ParameterSet
 from .domain.rules import Case, Catalogue, Evaluation, Grant, Party, Period, evaluate
 from .domain.workdays import CalendarNotCovered, add_workdays
+from .grant_payments import counted
 
 PRODUCER = "eligibility"
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -92,8 +93,10 @@ def subjects_of(app: ApplicationSubmittedPayload) -> tuple[uuid.UUID, str | None
 async def load_history(
     conn: Connection, subjects: list[uuid.UUID], households: list[str]
 ) -> list[tuple[Grant, str | None]]:
+    # A grant none of whose reported instalments was paid or is still on its way (all failed, returned or
+    # cancelled: payment_status 'unpaid') counts for nothing (grant_payments.py).
     rows = await conn.fetch(
-        """SELECT * FROM grants WHERE status <> 'cancelled'
+        """SELECT * FROM grants WHERE status <> 'cancelled' AND payment_status IS DISTINCT FROM 'unpaid'
              AND (subject_id = ANY($1::uuid[]) OR household_id = ANY($2::text[]))""",
         subjects,
         households,
@@ -105,6 +108,10 @@ def _grant(r: Any) -> Grant:
     attributes = dict(r["attributes"])
     if r["household_id"]:
         attributes["household_id"] = r["household_id"]
+    unpaid = r["unpaid_instalments"]
+    if unpaid and "months" in attributes:
+        # monthly grants: an instalment is a month; months whose payment failed or came back were not had
+        attributes["months"] = str(max(int(attributes["months"]) - unpaid, 0))
     return Grant(
         programme_id=r["programme_id"],
         subject_id=r["subject_id"],
@@ -112,7 +119,7 @@ def _grant(r: Any) -> Grant:
         granted_on=r["granted_on"],
         start=r["start_on"],
         end=r["end_on"],
-        amount=r["amount"],
+        amount=counted(r["amount"], r["unpaid_amount"]),
         status=r["status"],
         attributes=tuple(sorted(attributes.items())),
     )
