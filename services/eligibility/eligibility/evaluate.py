@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -100,10 +99,19 @@ def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Cata
     }
 
 
-@lru_cache(maxsize=1024)
+_BASES: dict[int, tuple[LegalBasis, dict[str, Any]]] = {}
+
+
 def _basis(basis: LegalBasis) -> dict[str, Any]:
-    """Rule packs share a handful of legal-basis constants: dump each once."""
-    return basis.model_dump()
+    """Rule packs share a handful of legal-basis constants: dump each once (keyed by identity, because hashing a
+    frozen pydantic model on every condition of every decision costs more than the dump saves)."""
+    hit = _BASES.get(id(basis))
+    if hit is not None and hit[0] is basis:
+        return hit[1]
+    dumped = basis.model_dump()
+    if len(_BASES) < 4096:
+        _BASES[id(basis)] = (basis, dumped)
+    return dumped
 
 
 def _orjson_default(value: Any) -> Any:
