@@ -402,3 +402,11 @@ async def test_killed_and_restarted_the_service_sends_each_message_once(notifica
     assert len(rows) == 150 * 8
     assert all(r["status"] in FINAL for r in rows)
     assert_once_everywhere(rows, await handset(notifications), mailbox(notifications))
+    # How often the kill landed between sending and marking (re-sent, recognised by the receiving side).
+    async with httpx.AsyncClient(base_url=notifications.url("sms-gateway")) as http:
+        stats = (await http.get("/v1/sms/stats")).json()
+    mail_copies = Path(notifications.state_dir) / "mail" / "duplicates.jsonl"
+    print(
+        f"re-sent after the kill: {stats['duplicates']} SMS (gateway de-duplicated), "
+        f"{len(mail_copies.read_bytes().splitlines()) if mail_copies.exists() else 0} e-mails (same Message-ID)"
+    )

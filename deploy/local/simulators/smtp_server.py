@@ -1,9 +1,11 @@
 """SMTP server for local stacks and tests (aiosmtpd): accepts mail for anyone and keeps every message.
 
 Each accepted message is appended as one JSON line to the mailbox file (message id, sender, recipients,
-subject, plain-text body, time), which tests read to check what was sent and how often. Recipients whose
-local part starts with "bounce" are refused with 550 (a permanent failure), those starting with
-"busy" with 451 (a transient one).
+subject, plain-text body, time), which tests read to check what was sent and how often. Like the mail
+systems that drop a message whose Message-ID they already delivered (Gmail, Exchange), a repeated
+Message-ID is accepted but not delivered again; it is logged in duplicates.jsonl beside the mailbox.
+Recipients whose local part starts with "bounce" are refused with 550 (a permanent failure), those starting
+with "busy" with 451 (a transient one).
 
     python -m deploy.local.simulators.smtp_server --port 8025 --mailbox .run/dev/mail/received.jsonl
 """
@@ -27,7 +29,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 class MailboxHandler:
     def __init__(self, mailbox: Path) -> None:
         self.mailbox = mailbox
+        self.duplicates = mailbox.with_name("duplicates.jsonl")
         mailbox.parent.mkdir(parents=True, exist_ok=True)
+        self.seen: set[str] = set()
+        if mailbox.exists():  # a restarted server still knows what it delivered
+            self.seen = {orjson.loads(line)["message_id"] for line in mailbox.read_bytes().splitlines() if line}
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -53,6 +59,13 @@ class MailboxHandler:
             "body": body.get_content() if body is not None else "",
             "received_at": time.time(),
         }
+        message_id = record["message_id"]
+        if message_id and message_id in self.seen:
+            with self.duplicates.open("ab") as f:
+                f.write(orjson.dumps(record) + b"\n")
+            return "250 Message accepted (duplicate Message-ID: not delivered again)"
+        if message_id:
+            self.seen.add(message_id)
         with self.mailbox.open("ab") as f:
             f.write(orjson.dumps(record) + b"\n")
         return "250 Message accepted"

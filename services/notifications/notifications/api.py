@@ -156,7 +156,7 @@ async def receipts(request: Request, body: ReceiptBatch, _: str = Depends(gatewa
             """UPDATE messages m SET status = 'delivered', delivered_at = t.done_at,
                       gateway_id = coalesce(m.gateway_id, t.gateway_id)
                FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(id, gateway_id, done_at)
-               WHERE m.id = ANY($1::uuid[]) AND m.id = t.id AND m.channel = 'sms' AND m.status IN ('pending', 'sent')
+               WHERE m.id = t.id AND m.channel = 'sms' AND m.status IN ('pending', 'sent')
                RETURNING m.id""",
             [r.client_msg_id for r in delivered],
             [r.gateway_msg_id for r in delivered],

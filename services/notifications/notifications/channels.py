@@ -73,7 +73,8 @@ class SmsChannel:
 
 class EmailChannel:
     """Plain-text UTF-8 mail over SMTP. The Message-ID is derived from the message id, so a resend after a
-    crash carries the same id and the receiving side can recognise it (SMTP itself has no idempotency)."""
+    crash carries the same id, and mail systems that de-duplicate on Message-ID deliver it once (SMTP itself
+    has no idempotency: a relay that does not de-duplicate would deliver the copy)."""
 
     name = "email"
 

@@ -93,7 +93,7 @@ class Dispatcher:
             if deferred:
                 await conn.execute(
                     """UPDATE outgoing o SET not_before = t.not_before, claimed_at = NULL
-                       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before) WHERE o.message_id = ANY($1::uuid[]) AND o.message_id = t.id""",
+                       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before) WHERE o.message_id = t.id""",
                     list(deferred),
                     list(deferred.values()),
                 )
@@ -152,7 +152,7 @@ class Dispatcher:
                            sent_at = $3, gateway_id = coalesce(m.gateway_id, t.gateway_id), last_error = NULL,
                            attempts = t.attempts
                        FROM unnest($1::uuid[], $2::text[], $4::int[]) AS t(id, gateway_id, attempts)
-                       WHERE m.id = ANY($1::uuid[]) AND m.id = t.id AND m.status IN ('pending', 'delivered') AND m.sent_at IS NULL
+                       WHERE m.id = t.id AND m.status IN ('pending', 'delivered') AND m.sent_at IS NULL
                        RETURNING m.id""",
                     sent_ids,
                     [s[1] for s in sent],
@@ -172,13 +172,13 @@ class Dispatcher:
             if retry:
                 await conn.execute(
                     """UPDATE outgoing o SET not_before = t.not_before, claimed_at = NULL
-                       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before) WHERE o.message_id = ANY($1::uuid[]) AND o.message_id = t.id""",
+                       FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, not_before) WHERE o.message_id = t.id""",
                     [x[0] for x in retry],
                     [x[1] for x in retry],
                 )
                 await conn.execute(
                     """UPDATE messages m SET last_error = t.error, attempts = t.attempts
-                       FROM unnest($1::uuid[], $2::text[], $3::int[]) AS t(id, error, attempts) WHERE m.id = ANY($1::uuid[]) AND m.id = t.id""",
+                       FROM unnest($1::uuid[], $2::text[], $3::int[]) AS t(id, error, attempts) WHERE m.id = t.id""",
                     [x[0] for x in retry],
                     [x[2][:500] for x in retry],
                     [next(r["attempts"] for r in rows if r["id"] == x[0]) for x in retry],
@@ -247,7 +247,7 @@ async def record_dead(conn: Any, dead: list[tuple[Any, str]], now: datetime) -> 
     ids = [r["id"] for r, _ in dead]
     await conn.execute(
         """UPDATE messages m SET status = 'dead', last_error = t.reason, attempts = greatest(m.attempts, t.attempts)
-           FROM unnest($1::uuid[], $2::text[], $3::int[]) AS t(id, reason, attempts) WHERE m.id = ANY($1::uuid[]) AND m.id = t.id""",
+           FROM unnest($1::uuid[], $2::text[], $3::int[]) AS t(id, reason, attempts) WHERE m.id = t.id""",
         ids,
         [reason[:500] for _, reason in dead],
         [r["attempts"] for r, _ in dead],
