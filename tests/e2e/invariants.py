@@ -127,12 +127,19 @@ async def assert_exactly_once(
     assert templates["application_received"] == len(wanted)
     assert sum(n for t, n in templates.items() if t.startswith("decision_")) == len(wanted)
     assert inbox["application_received"] == len(wanted)
-    # sent: the gateway accepted it; delivered: the gateway's receipt came back.
-    assert all(r["status"] in ("sent", "delivered") for r in messages), Counter(r["status"] for r in messages)
+    # sent: the gateway accepted it; delivered: the gateway's receipt came back. The receipt and decision
+    # messages (what the pipeline waited for) are all out; payment messages follow the bank's answers and the
+    # per-recipient flood guard (a host unit's contact hears about twenty interns), so some may be queued
+    # still, but none failed.
+    waited_for = [
+        r for r in messages if r["template"] == "application_received" or r["template"].startswith("decision_")
+    ]
+    assert all(r["status"] in ("sent", "delivered") for r in waited_for), Counter(r["status"] for r in waited_for)
+    assert all(r["status"] != "dead" for r in messages), Counter(r["status"] for r in messages)
     async with httpx.AsyncClient(base_url=sms_url) as http:
         delivered = (await http.get("/v1/sms/delivered")).json()
     handset = Counter(d["client_msg_id"] for d in delivered)
-    ours = {str(r["id"]) for r in messages}
+    ours = {str(r["id"]) for r in messages if r["status"] in ("sent", "delivered")}
     assert ours <= set(handset), f"{len(ours - set(handset))} messages never reached the gateway"
     assert all(handset[m] == 1 for m in ours)
     per_mobile_content = Counter((d["mobile"], d["content"]) for d in delivered if d["client_msg_id"] in ours)
