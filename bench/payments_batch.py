@@ -1,6 +1,6 @@
 """Benchmark (issue 5, acceptance 4): approved decisions to pain.001 files.
 
-    python -m bench.payments_batch --instructions 1000000 [--workers 2] [--validate] [--out FILE]
+    python -m bench.payments_batch --instructions 1000000 [--workers 1] [--validate] [--out FILE]
 
 With deploy/local/env.sh sourced (a running PostgreSQL from ./dev up). The benchmark uses its own schema
 ("pbench", dropped and recreated) and the payments service's own code and migrations: released entitlements
@@ -214,7 +214,9 @@ def _files(directory: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instructions", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="concurrent consumers (they share the fund budget row lock)"
+    )
     parser.add_argument("--validate", action="store_true", help="also validate every file against the XSD")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -75,7 +75,7 @@ async def form_batches(
     rows = await tx.conn.fetch(
         _ATTEMPT_ROWS
         + """ WHERE a.status = 'ready' AND a.due_on <= $1
-            ORDER BY a.bank_code, a.fund_code, a.end_to_end_id LIMIT $2 FOR UPDATE OF a SKIP LOCKED""",
+            ORDER BY a.bank_code, a.fund_code, a.due_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED""",
         today,
         limit,
     )
@@ -85,7 +85,6 @@ async def form_batches(
     for r in rows:
         groups[(r["bank_code"], r["fund_code"])].append(r)
     formed: list[FormedBatch] = []
-    assignments: list[tuple[str, str]] = []
     members_of: dict[str, list[Any]] = {}
     for (bank, fund), members in groups.items():
         channel = channel_for(settings, bank)
@@ -97,8 +96,9 @@ async def form_batches(
             formed.append(
                 FormedBatch(batch_id, bank, fund, channel, len(chunk), total, total > settings.approval_threshold)
             )
-            assignments.extend((r["end_to_end_id"], batch_id) for r in chunk)
             members_of[batch_id] = chunk
+    # A batch within the threshold is released in this same transaction, so its payments go straight from
+    # scheduled to sent ("batched" is never visible, so it is not announced either).
     await insert_many(
         tx.conn,
         "payment_batches",
@@ -113,6 +113,8 @@ async def form_batches(
             ("channel", "text"),
             ("maker", "text"),
             ("approved_at", "timestamptz"),
+            ("sent_at", "timestamptz"),
+            ("file_name", "text"),
         ],
         [
             (
@@ -122,31 +124,31 @@ async def form_batches(
                 today,
                 b.count,
                 b.control_sum,
-                "awaiting_approval" if b.needs_approval else "approved",
+                "awaiting_approval" if b.needs_approval else "sent",
                 b.channel,
                 maker,
                 None if b.needs_approval else now,
+                None if b.needs_approval else now,
+                file_name(b.bank_code, b.batch_id) if b.channel == "file" and not b.needs_approval else None,
             )
             for b in formed
         ],
     )
-    await tx.conn.execute(
-        """WITH t AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(e2e, batch_id)),
-                a AS (UPDATE payment_attempts a SET status = 'batched', batch_id = t.batch_id, updated_at = $3
-                      FROM t WHERE a.end_to_end_id = t.e2e RETURNING a.instruction_id)
-           UPDATE payment_instructions i SET status = 'batched', updated_at = $3
-           FROM a WHERE i.instruction_id = a.instruction_id""",
-        [e for e, _ in assignments],
-        [b for _, b in assignments],
-        now,
-    )
+    e2e_ids, batch_ids, states = [], [], []
+    for b in formed:
+        state = "batched" if b.needs_approval else "sent"
+        for r in members_of[b.batch_id]:
+            e2e_ids.append(r["end_to_end_id"])
+            batch_ids.append(b.batch_id)
+            states.append(state)
+    await _mark(tx, e2e_ids, batch_ids, states, now)
     fund_rows = {r["code"]: r for r in await tx.conn.fetch("SELECT * FROM funds")}
     for b in formed:
         if metrics is not None:
             metrics.batches.labels("formed").inc()
+        members = members_of[b.batch_id]
         if b.needs_approval:
-            # Waiting for a checker is a state the applicant's payment is visibly in.
-            for r in members_of[b.batch_id]:
+            for r in members:  # waiting for a checker is a state the applicant's payment is visibly in
                 tx.publish_record(
                     status_record(
                         change_from_row(r, PaymentStatus.BATCHED, PaymentStatus.SCHEDULED, batch_id=b.batch_id), now
@@ -155,12 +157,32 @@ async def form_batches(
             if metrics is not None:
                 metrics.batches.labels("awaiting_approval").inc()
         else:
-            # Released in the same transaction: "batched" is never visible, so it is not announced either.
-            batch = await tx.conn.fetchrow("SELECT * FROM payment_batches WHERE batch_id = $1", b.batch_id)
-            await _release(
-                tx, settings, batch, fund_rows, members_of[b.batch_id], now, PaymentStatus.SCHEDULED, metrics
-            )
+            batch = {
+                "batch_id": b.batch_id,
+                "bank_code": b.bank_code,
+                "fund_code": b.fund_code,
+                "channel": b.channel,
+                "requested_execution_date": today,
+                "number_of_transactions": b.count,
+                "control_sum": b.control_sum,
+            }
+            await _deliver(tx, settings, batch, fund_rows, members, now, PaymentStatus.SCHEDULED, metrics)
     return formed
+
+
+async def _mark(tx: Transaction, e2e_ids: list[str], batch_ids: list[str], states: list[str], now: datetime) -> None:
+    """Attempts join their batch in the given state; their instructions follow."""
+    await tx.conn.execute(
+        """WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(e2e, batch_id, state)),
+                a AS (UPDATE payment_attempts a SET status = t.state, batch_id = t.batch_id, updated_at = $4
+                      FROM t WHERE a.end_to_end_id = t.e2e RETURNING a.instruction_id, a.status)
+           UPDATE payment_instructions i SET status = a.status, updated_at = $4
+           FROM a WHERE i.instruction_id = a.instruction_id""",
+        e2e_ids,
+        batch_ids,
+        states,
+        now,
+    )
 
 
 async def release_batch(
@@ -182,10 +204,17 @@ async def release_batch(
     rows = await tx.conn.fetch(
         _ATTEMPT_ROWS + " WHERE a.batch_id = $1 AND a.status = 'batched' ORDER BY a.end_to_end_id", batch_id
     )
-    return await _release(tx, settings, batch, {fund["code"]: fund}, list(rows), now, PaymentStatus.BATCHED, metrics)
+    await tx.conn.execute(
+        "UPDATE payment_batches SET status = 'sent', sent_at = $2, file_name = $3 WHERE batch_id = $1",
+        batch_id,
+        now,
+        file_name(batch["bank_code"], batch_id) if batch["channel"] == "file" else None,
+    )
+    await _mark(tx, [r["end_to_end_id"] for r in rows], [batch_id] * len(rows), ["sent"] * len(rows), now)
+    return await _deliver(tx, settings, batch, {fund["code"]: fund}, list(rows), now, PaymentStatus.BATCHED, metrics)
 
 
-async def _release(
+async def _deliver(
     tx: Transaction,
     settings: PaymentsSettings,
     batch: Any,
@@ -195,6 +224,8 @@ async def _release(
     previous: PaymentStatus,
     metrics: PaymentMetrics | None,
 ) -> int:
+    """Hand a batch to its bank (file renamed into the outgoing directory, or the batch event in the outbox)
+    and announce its payments as sent. The caller has marked them sent in this transaction."""
     batch_id = batch["batch_id"]
     fund = fund_rows.get(batch["fund_code"])
     if fund is None:
@@ -203,25 +234,10 @@ async def _release(
     if count != batch["number_of_transactions"] or total != batch["control_sum"]:
         # Never send a batch whose content no longer matches the totals a checker may have approved.
         raise ValueError(f"batch {batch_id} content differs from its control totals")
-    file_name = None
     if batch["channel"] == "file":
-        file_name = await asyncio.to_thread(_write_file, settings, batch, fund, rows, now)
+        await asyncio.to_thread(_write_file, settings, batch, fund, rows, now)
     else:
         tx.publish(_batch_event(batch, fund, rows, now))
-    await tx.conn.execute(
-        "UPDATE payment_batches SET status = 'sent', sent_at = $2, file_name = $3 WHERE batch_id = $1",
-        batch_id,
-        now,
-        file_name,
-    )
-    await tx.conn.execute(
-        """WITH a AS (UPDATE payment_attempts SET status = 'sent', updated_at = $2
-                      WHERE batch_id = $1 AND status = 'batched' RETURNING instruction_id)
-           UPDATE payment_instructions i SET status = 'sent', updated_at = $2
-           FROM a WHERE i.instruction_id = a.instruction_id""",
-        batch_id,
-        now,
-    )
     for r in rows:
         tx.publish_record(status_record(change_from_row(r, PaymentStatus.SENT, previous, batch_id=batch_id), now))
     if metrics is not None:
@@ -229,6 +245,10 @@ async def _release(
         for r in rows:
             metrics.observe_status(r["fund_code"], PaymentStatus.SENT, r["amount"])
     return count
+
+
+def file_name(bank_code: str, batch_id: str) -> str:
+    return f"pain001_{bank_code}_{batch_id}.xml"
 
 
 def _remittance(r: Any) -> str:
@@ -259,7 +279,7 @@ def _write_file(settings: PaymentsSettings, batch: Any, fund: Any, rows: list[An
     )
     outgoing = Path(settings.outgoing_dir)
     outgoing.mkdir(parents=True, exist_ok=True)
-    name = f"pain001_{batch['bank_code']}_{batch['batch_id']}.xml"
+    name = file_name(batch["bank_code"], batch["batch_id"])
     part = outgoing / (name + ".part")
     with part.open("wb") as f:
         f.write(write_pain001(payment_file))

@@ -40,6 +40,8 @@ INSTRUCTION_COLUMNS = [
     ("status", "text"),
     ("correlation_id", "uuid"),
     ("budget_year", "int"),
+    ("reserved", "bool"),
+    ("attempt", "int"),
 ]
 
 
@@ -47,51 +49,60 @@ async def create_instructions(
     tx: Transaction, events: list[EntitlementReleased], metrics: PaymentMetrics | None = None
 ) -> None:
     now = datetime.now(UTC)
-    rows = [
-        (
-            instruction_id(e.payload.decision_id, i.number),
-            e.payload.decision_id,
-            i.number,
-            e.payload.application_id,
-            e.payload.applicant_id,
-            e.payload.programme_id,
-            e.payload.fund_code,
-            i.amount,
-            i.due_on,
-            e.payload.payee.model_dump(mode="json"),
-            PaymentStatus.SCHEDULED.value,
-            e.correlation_id,
-            i.due_on.year,
-        )
-        for e in events
-        for i in e.payload.instalments
-    ]
-    inserted = await insert_many(
-        tx.conn, "payment_instructions", INSTRUCTION_COLUMNS, rows, suffix="ON CONFLICT DO NOTHING RETURNING *"
+    # Rows are inserted as scheduled with their budget reserved (the usual case); the few that must be held
+    # are corrected below, in the same transaction.
+    by_id: dict[str, dict[str, Any]] = {}
+    for e in events:
+        p = e.payload
+        payee = p.payee.model_dump(mode="json")
+        for i in p.instalments:
+            key = instruction_id(p.decision_id, i.number)
+            by_id[key] = {
+                "instruction_id": key,
+                "decision_id": p.decision_id,
+                "instalment_number": i.number,
+                "application_id": p.application_id,
+                "applicant_id": p.applicant_id,
+                "programme_id": p.programme_id,
+                "fund_code": p.fund_code,
+                "amount": i.amount,
+                "due_on": i.due_on,
+                "payee": payee,
+                "status": PaymentStatus.SCHEDULED.value,
+                "correlation_id": e.correlation_id,
+                "budget_year": i.due_on.year,
+                "reserved": True,
+                "attempt": 1,
+            }
+    inserted_ids = await insert_many(
+        tx.conn,
+        "payment_instructions",
+        INSTRUCTION_COLUMNS,
+        [tuple(r[name] for name, _ in INSTRUCTION_COLUMNS) for r in by_id.values()],
+        suffix="ON CONFLICT DO NOTHING RETURNING instruction_id",
     )
-    if not inserted:
+    if not inserted_ids:
         return
+    inserted = [by_id[r["instruction_id"]] for r in inserted_ids]
+    await insert_attempts(tx.conn, [_first_attempt(r) for r in inserted])
+    # Budget is reserved last: the fund's budget row stays locked only until this transaction commits.
     held = await _holds(tx.conn, inserted)
-    attempts = []
     for r in inserted:
         reason = held.get(r["instruction_id"])
         status = PaymentStatus.HELD if reason else PaymentStatus.SCHEDULED
-        if reason is None:
-            attempts.append(_first_attempt(r))
         # Creation is announced once, with the state it starts in (scheduled, or held and why).
         tx.publish_record(created_record(r, status, now))
         if metrics is not None:
             metrics.observe_status(r["fund_code"], status, r["amount"])
     if held:
         await tx.conn.executemany(
-            "UPDATE payment_instructions SET status = 'held', held_reason = $2 WHERE instruction_id = $1",
+            """UPDATE payment_instructions SET status = 'held', held_reason = $2, reserved = false
+               WHERE instruction_id = $1""",
             list(held.items()),
         )
-    await tx.conn.execute(
-        "UPDATE payment_instructions SET reserved = true WHERE instruction_id = ANY($1::text[])",
-        [r["instruction_id"] for r in inserted if r["instruction_id"] not in held],
-    )
-    await insert_attempts(tx.conn, attempts)
+        await tx.conn.execute(
+            "DELETE FROM payment_attempts WHERE instruction_id = ANY($1::text[]) AND attempt = 1", list(held)
+        )
 
 
 async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
