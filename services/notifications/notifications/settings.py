@@ -36,8 +36,9 @@ class NotificationsSettings(ServiceSettings):
     email_concurrency: int = 20
 
     # A flood guard, not a politeness quota: an enterprise contact with twenty interns' applications rightly
-    # gets forty messages within minutes; the limit stops a runaway loop (and carriers flagging the number).
-    rate_limit_per_recipient: int = Field(default=20, description="Messages per recipient and channel per window.")
+    # gets eighty messages (received, decided, paid, arrived) within minutes; the limit stops a runaway loop
+    # (and carriers flagging the number) without holding those back for long.
+    rate_limit_per_recipient: int = Field(default=60, description="Messages per recipient and channel per window.")
     rate_limit_window_s: float = 60.0
     retry_max_attempts_message: int = Field(default=8, description="Send attempts before a message is dead.")
     retry_base_delay_message_s: float = 5.0
