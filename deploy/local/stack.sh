@@ -336,6 +336,7 @@ service_env() {  # prints KEY=VALUE lines for one service
   if [ "$svc" = "payments" ]; then
     echo "OUTGOING_DIR=$PAYMENTS_OUTGOING_DIR"
     echo "INCOMING_DIR=$PAYMENTS_INCOMING_DIR"
+    echo "BANK_CHANNELS=$PAYMENTS_BANK_CHANNELS"
   fi
 }
 
