@@ -100,7 +100,7 @@ async def compose(pool: asyncpg.Pool, kinds_and_apps: list[tuple[str, Applicatio
         "reason": "收款账户已销户",
         "what_to_do": "请更正账户",
         "changed_on": "2026年12月1日",
-        "instalment_label": "",
+        "payment_ref": "AB1001",
         "instalments": 1,
         "period_end": "2026年12月31日",
         "days_left": 30,

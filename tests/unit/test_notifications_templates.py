@@ -278,6 +278,7 @@ def test_identity_and_account_numbers_are_masked_in_every_rendered_text() -> Non
             "account_tail": "2020",
             "reason": f"账号{ACCOUNT}已销户",
             "what_to_do": "请更正",
+            "payment_ref": "AB1001",
         },
     )
     assert ACCOUNT not in text.sms + text.body
@@ -287,3 +288,16 @@ def test_identity_and_account_numbers_are_masked_in_every_rendered_text() -> Non
 @pytest.mark.parametrize(("length", "segments"), [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
 def test_sms_segments_70_single_67_per_concatenated_part(length: int, segments: int) -> None:
     assert sms_segments("字" * length) == segments
+
+
+def test_two_instalments_of_the_same_amount_read_differently_on_one_handset() -> None:
+    c = composer()
+    first = payment(PaymentStatus.SETTLED)
+    second = first.model_copy(
+        update={"payload": first.payload.model_copy(update={"instruction_id": "E2E0002"}), "event_id": uuid.uuid4()}
+    )
+    c.payment_changed(first, application(), NOW)
+    c.payment_changed(second, application(), NOW)
+    texts = [d.content for d in c.drafts if d.channel == "sms" and d.recipient == "13800138000"]
+    assert len(texts) == 2
+    assert texts[0] != texts[1]

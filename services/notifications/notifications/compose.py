@@ -271,7 +271,8 @@ class Composer:
         p = e.payload
         context: dict[str, Any] = {"amount": yuan(p.amount), "changed_on": cn_date(p.changed_at)}
         context["account_tail"] = p.payee_account_masked[-4:]
-        context["instalment_label"] = ""
+        # Tells one instalment from another (same amount, same programme) on the same handset.
+        context["payment_ref"] = p.instruction_id[-6:]
         if p.status is PaymentStatus.SENT:
             kind, key = "payment_sent", derived_key(p.instruction_id, p.attempt, "sent")
         elif p.status is PaymentStatus.SETTLED:
