@@ -15,7 +15,10 @@ Timed, with the service's own code:
 2. dispatch: `--workers` dispatchers claim batches (SKIP LOCKED), hand them to the HTTP gateway adapter
    (the simulator's batch API) and mark them sent, until nothing is pending.
 The figure that answers the target is `messages_per_s`: all messages (SMS + inbox) over compose + dispatch
-wall time. Wall and CPU seconds of this process are reported; the simulator and PostgreSQL run beside it on
+wall time. With --dispatch-processes N (and --pipelined) this process composes while N other processes
+dispatch, as a second replica of the service would (claims skip each other's rows). With --pipelined both run at once, as in the service (consumers compose while dispatchers send),
+and the time is from the first compose to the last message handed over; without it they run one after the
+other and are timed apart (planner statistics are refreshed in between, untimed). Wall and CPU seconds of this process are reported; the simulator and PostgreSQL run beside it on
 the same machine.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -33,6 +37,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -132,8 +137,14 @@ async def compose_all(pool: asyncpg.Pool, events: list[DecisionMade], metrics: N
 
 
 async def dispatch_all(
-    pool: asyncpg.Pool, gateway_url: str, workers: int, batch: int, metrics: NotificationMetrics
+    pool: asyncpg.Pool,
+    gateway_url: str,
+    workers: int,
+    batch: int,
+    metrics: NotificationMetrics,
+    composing: asyncio.Task[int] | None = None,
 ) -> int:
+    """Dispatch until nothing is pending (and, when `composing` is given, until it is done too)."""
     channel = SmsChannel(HttpSmsGateway(gateway_url, timeout_s=60))
     d = Dispatcher(
         pool=pool,
@@ -150,11 +161,35 @@ async def dispatch_all(
 
     async def worker() -> int:
         n = 0
-        while (k := await d.dispatch_once()) > 0:
+        while True:
+            k = await d.dispatch_once()
             n += k
-        return n
+            if k == 0:
+                if composing is None or composing.done():
+                    return n
+                await asyncio.sleep(0.02)  # the composer is ahead of nothing yet: look again shortly
 
     return sum(await asyncio.gather(*(worker() for _ in range(workers))))
+
+
+def dispatch_process(dsn: str, schema: str, gateway: str, workers: int, batch: int, composed: Any, result: Any) -> None:
+    """A dispatcher replica in its own process (as a second service instance would be): sends until the
+    composer is done and nothing is pending, then reports how many it handed over."""
+
+    async def run() -> int:
+        pool = await create_pool(dsn, schema=schema, application_name="bench-dispatch", max_size=workers + 1)
+        try:
+            total = 0
+            while True:
+                was_done = composed.is_set()
+                total += await dispatch_all(pool, gateway, workers, batch, NotificationMetrics())
+                if was_done:
+                    return total
+                await asyncio.sleep(0.02)
+        finally:
+            await pool.close()
+
+    result.put(asyncio.run(run()))
 
 
 async def main() -> None:
@@ -166,6 +201,15 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--out", type=Path, help="also write the JSON result to this file")
+    parser.add_argument(
+        "--pipelined", action="store_true", help="compose and dispatch at the same time, as the service does"
+    )
+    parser.add_argument(
+        "--dispatch-processes",
+        type=int,
+        default=0,
+        help="with --pipelined: dispatch from this many other processes (replicas) while this one composes",
+    )
     args = parser.parse_args()
 
     schema = f"bench_notifications_{uuid.uuid4().hex[:8]}"
@@ -184,14 +228,50 @@ async def main() -> None:
         try:
             events = await seed(pool, args.applications, random.Random(args.seed))
             metrics = NotificationMetrics()
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            composed = await compose_all(pool, events, metrics)
-            t1, cpu1 = time.perf_counter(), time.process_time()
-            async with pool.acquire() as conn:  # not timed: what autovacuum does on a live table
-                await conn.execute("ANALYZE messages, outgoing")
-            t1b, cpu1b = time.perf_counter(), time.process_time()
-            sent = await dispatch_all(pool, args.gateway, args.workers, args.batch, metrics)
-            t2, cpu2 = time.perf_counter(), time.process_time()
+            if args.pipelined and args.dispatch_processes:
+                # Two service instances' worth: this process composes, others dispatch (claims skip each other).
+                ctx = multiprocessing.get_context("spawn")
+                done, results = ctx.Event(), ctx.Queue()
+                procs = [
+                    ctx.Process(
+                        target=dispatch_process,
+                        args=(args.dsn, schema, args.gateway, args.workers, args.batch, done, results),
+                    )
+                    for _ in range(args.dispatch_processes)
+                ]
+                for proc in procs:
+                    proc.start()
+                await asyncio.sleep(3)  # let them import and connect before the clock starts
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                composed = await compose_all(pool, events, metrics)
+                done.set()
+                sent = 0
+                for _ in procs:
+                    sent += await asyncio.get_running_loop().run_in_executor(None, results.get)
+                t2, cpu2 = time.perf_counter(), time.process_time()
+                for proc in procs:
+                    proc.join()
+                t1 = t1b = t0
+                cpu1 = cpu1b = cpu0
+            elif args.pipelined:
+                # As in the service: consumers compose while the dispatchers send, on the same tables.
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                composing = asyncio.create_task(compose_all(pool, events, metrics))
+                sent = await dispatch_all(pool, args.gateway, args.workers, args.batch, metrics, composing)
+                composed = await composing
+                sent += await dispatch_all(pool, args.gateway, args.workers, args.batch, metrics)
+                t2, cpu2 = time.perf_counter(), time.process_time()
+                t1 = t1b = t0
+                cpu1 = cpu1b = cpu0
+            else:
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                composed = await compose_all(pool, events, metrics)
+                t1, cpu1 = time.perf_counter(), time.process_time()
+                async with pool.acquire() as conn:  # not timed: what autovacuum does on a live table
+                    await conn.execute("ANALYZE messages, outgoing")
+                t1b, cpu1b = time.perf_counter(), time.process_time()
+                sent = await dispatch_all(pool, args.gateway, args.workers, args.batch, metrics)
+                t2, cpu2 = time.perf_counter(), time.process_time()
             async with pool.acquire() as conn:
                 by_status = {
                     f"{r['channel']}:{r['status']}": r["n"]
@@ -209,15 +289,21 @@ async def main() -> None:
         "messages": composed,
         "sms_handed_to_gateway": sent,
         "messages_by_status": by_status,
-        "compose_s": round(t1 - t0, 3),
-        "dispatch_s": round(t2 - t1b, 3),
+        "mode": "pipelined" if args.pipelined else "compose, then dispatch",
+        "compose_s": None if args.pipelined else round(t1 - t0, 3),
+        "dispatch_s": None if args.pipelined else round(t2 - t1b, 3),
         "total_s": round(t1 - t0 + t2 - t1b, 3),
-        "cpu_s": round(cpu1 - cpu0 + cpu2 - cpu1b, 3),
-        "composed_per_s": round(composed / (t1 - t0)),
-        "sms_dispatched_per_s": round(sent / (t2 - t1b)) if t2 > t1b else None,
+        "cpu_s": round(cpu1 - cpu0 + cpu2 - cpu1b, 3),  # this process only
+        "composed_per_s": None if args.pipelined else round(composed / (t1 - t0)),
+        "sms_dispatched_per_s": None if args.pipelined else round(sent / (t2 - t1b)),
         "messages_per_s": round(composed / (t1 - t0 + t2 - t1b)),
+        # This process's CPU: meaningful only when it does all the work.
+        "messages_per_cpu_s": None
+        if args.pipelined and args.dispatch_processes
+        else round(composed / (cpu1 - cpu0 + cpu2 - cpu1b)),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "workers": args.workers,
+        "dispatch_processes": args.dispatch_processes if args.pipelined else 0,
         "batch": args.batch,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": sys.platform},
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -91,13 +91,14 @@ def template(kind: str) -> Template:
 
 def render_block(kind: str, block: str, context: dict[str, Any]) -> str:
     t = template(kind)
-    text = "".join(t.blocks[block](t.new_context(context))).strip()
+    text = "".join(t.blocks[block](t.new_context(context, shared=True))).strip()
     return masked(text)
 
 
 def render(kind: str, context: dict[str, Any], *, sms: bool = True, mail: bool = True) -> Rendered:
     t = template(kind)
-    ctx = t.new_context(context)
+    # shared: the context is used as it is, not merged with the environment's globals (the templates use none).
+    ctx = t.new_context(context, shared=True)
 
     def block(name: str) -> str:
         return masked("".join(t.blocks[name](ctx)).strip())
