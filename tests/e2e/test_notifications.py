@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +59,7 @@ FINAL = ("sent", "delivered")
 
 
 @pytest.fixture(scope="module")
-def notifications(infra: Stack) -> Iterator[Stack]:
+def notifications(infra: Stack) -> Stack:
     """Simulators and the notifications service only, tuned so the test needs no long waits: quiet hours off
     (they are tested on a manual clock), a short claim lease and short retry delays."""
     stack = Stack(
@@ -73,11 +73,9 @@ def notifications(infra: Stack) -> Iterator[Stack]:
         }
     )
     stack.run("simulators-up")
-    stack.run("service-up", "notifications")
-    try:
-        yield stack
-    finally:
-        stack.run("services-down")
+    stack.run("service-up", "notifications")  # a no-op if the platform fixture started it already
+    # Left running: later modules may share it through the session's `platform`; the session stops the stack.
+    return stack
 
 
 # ------------------------------------------------------------------------------------------- events
