@@ -125,6 +125,25 @@ async def stage_counts(admin_dsn: str, application_ids: list[str] | None = None)
         instructions = await conn.fetchrow(
             f"SELECT count(*) AS n, coalesce(sum(amount), 0) AS amount FROM payments.payment_instructions {flt}", *args
         )
+        payments = {
+            r["status"]: (r["n"], r["amount"])
+            for r in await conn.fetch(
+                f"""SELECT status, count(*) AS n, sum(amount) AS amount FROM payments.payment_instructions {flt}
+                    GROUP BY status""",
+                *args,
+            )
+        }
+        batches = {
+            r["channel"]: r["n"]
+            for r in await conn.fetch(
+                """SELECT b.channel, count(DISTINCT b.batch_id) AS n FROM payments.payment_batches b
+                   JOIN payments.payment_attempts a USING (batch_id)
+                   JOIN payments.payment_instructions i USING (instruction_id) """
+                + (flt.replace("application_id", "i.application_id") if flt else "")
+                + " GROUP BY b.channel",
+                *args,
+            )
+        }
         # SMS only: the inbox copies are delivered as they are written (one per message kind and application).
         sms_only = f"{flt} AND channel = 'sms'" if flt else "WHERE channel = 'sms'"
         messages = {
@@ -148,6 +167,8 @@ async def stage_counts(admin_dsn: str, application_ids: list[str] | None = None)
             "approved_amount": str(outcomes.get("eligible", (0, 0))[1] or "0.00"),
             "payment_instructions": instructions["n"],
             "payment_instructions_amount": str(instructions["amount"]),
+            "payments_by_status": {k: {"count": n, "amount": str(a)} for k, (n, a) in payments.items()},
+            "bank_batches_by_channel": batches,
             "messages_by_status": messages,
             "receipt_and_decision_sms_sent": notified,
         }

@@ -56,6 +56,17 @@ async def main(n: int, seed: int) -> int:
         f"payment instructions        {counts['payment_instructions']:>8}   amount {Decimal(counts['payment_instructions_amount']):,.2f} yuan"
     )
     print(
+        "  by bank status            "
+        + ", ".join(
+            f"{k} {v['count']} ({Decimal(v['amount']):,.2f})" for k, v in sorted(counts["payments_by_status"].items())
+        )
+    )
+    print(
+        "  bank batches              "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts["bank_batches_by_channel"].items()))
+        + "   (file: ISO 20022 pain.001 files; kafka: bank.payment-batches.v1)"
+    )
+    print(
         f"messages                    {sum(counts['messages_by_status'].values()):>8}   "
         + ", ".join(f"{k} {v}" for k, v in counts["messages_by_status"].items())
     )
@@ -72,6 +83,9 @@ async def main(n: int, seed: int) -> int:
     print("Metrics (Prometheus text format):")
     for svc in ("registration", "eligibility", "payments", "notifications"):
         print(f"  {svc:<14} http://127.0.0.1:{_env(svc.upper() + '_HTTP_PORT')}/metrics")
+    print(
+        "Payments API (funds, batches, breaks): see docs/payments.md; Prometheus: bash deploy/local/stack.sh prometheus-up"
+    )
     print("Stop everything with ./dev down; logs with ./dev logs [name].")
     return 0 if done else 1
 
