@@ -121,7 +121,10 @@ def entitlement(
 async def outbox_payloads(pool: asyncpg.Pool, event_type: str, key: str, value: str) -> list[dict[str, Any]]:
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT value FROM outbox WHERE event_type = $1 AND value::jsonb -> 'payload' ->> $2 = $3", event_type, key, value
+            "SELECT value FROM outbox WHERE event_type = $1 AND value::jsonb -> 'payload' ->> $2 = $3",
+            event_type,
+            key,
+            value,
         )
     return [orjson.loads(r["value"])["payload"] for r in rows]
 
@@ -144,9 +147,7 @@ async def test_one_instruction_per_instalment_whatever_is_redelivered(pool: asyn
     assert {r["status"] for r in rows} == {"scheduled"}
     assert attempts == 3
     assert all(len(r["instruction_id"]) <= 35 for r in rows)
-    created = await outbox_payloads(
-        pool, "payments.instruction-created", "decision_id", str(event.payload.decision_id)
-    )
+    created = await outbox_payloads(pool, "payments.instruction-created", "decision_id", str(event.payload.decision_id))
     assert len(created) == 3
 
 
