@@ -276,6 +276,52 @@ async def test_another_integrations_records_and_other_jurisdictions_are_invisibl
         await taiyuan.close()
 
 
+async def test_an_application_outside_the_callers_jurisdiction_is_refused(platform: Stack) -> None:
+    changsha = RegistrationClient(platform.url("registration"), "changsha-city")
+    try:
+        rng = __import__("random").Random()
+        region = "430102"
+        ident = data.resident_id(rng, region, __import__("datetime").date(1998, 3, 3), female=False)
+        person = await changsha.register_person(
+            id_number=ident, name=data.name_for(ident), region_code=region, mobile=data.mobile(rng)
+        )
+        card = "621700" + str(rng.randrange(10**11, 10**12))
+        card += luhn.calc_check_digit(card)
+        response = await changsha.request(
+            "POST",
+            "/v1/payee-accounts",
+            {
+                "owner_id": person["person_id"],
+                "kind": "social_security_card",
+                "account_number": card,
+                "holder_name": person["name"],
+                "bank_code": "102551000015",
+                "bank_name": "工行长沙分行",
+            },
+        )
+        assert response.status == 201, response.json()
+        account_id = response.json()["account_id"]
+        before = await _counts(platform)
+        # Changsha (4301) may not file an application to be handled in Zhuzhou (4302).
+        response = await changsha.request(
+            "POST",
+            "/v1/applications",
+            {
+                "programme_id": "hn.unemployment-assistance",
+                "applicant": {"kind": "person", "id": person["person_id"]},
+                "payee_account_id": account_id,
+                "jurisdiction": "430202",
+            },
+        )
+        problem = response.json()
+        assert response.status == 422, problem
+        assert problem["errors"][0]["field"] == "jurisdiction"
+        assert "outside the integration's jurisdiction" in problem["errors"][0]["reason"]
+        assert await _counts(platform) == before
+    finally:
+        await changsha.close()
+
+
 async def test_a_caseworker_key_may_not_use_the_integration_api(platform: Stack, unchanged: None) -> None:
     caseworker = next(i for i in REGISTRY if i.id == "caseworker-desk")
     status, headers, problem = await _send(platform, "POST", "/v1/persons", _person(), key=caseworker)

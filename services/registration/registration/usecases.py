@@ -344,6 +344,13 @@ async def submit_application(
         raise DuplicateApplication(str(context["duplicate"]))
     jurisdiction = body.jurisdiction or applicant_row["region_code"]
     identity.check_region_code(jurisdiction, "jurisdiction")
+    if not caller.covers(jurisdiction):  # as in bulk intake: an integration files only within its area
+        raise InvalidField(
+            "jurisdiction",
+            f"申请的受理地区 {jurisdiction} 不在接入方的管辖范围（{caller.jurisdiction}）内",
+            f"the application's region {jurisdiction} is outside the integration's jurisdiction "
+            f"({caller.jurisdiction or 'none'})",
+        )
     contacts = _contacts(body, applicant_row, beneficiary_row)
     application_id = uuid.uuid4()
     proxy = None
