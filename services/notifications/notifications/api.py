@@ -59,8 +59,8 @@ async def inbox(
     applicant_id: Annotated[uuid.UUID | None, Query(description="Only this applicant's inbox.")] = None,
 ) -> InboxPage:
     """Messages for applicants in the caller's jurisdiction, in the order they were written. A message
-    becomes visible when its transaction commits, so a reader that pages by seq re-reads the last minute to
-    catch a late commit with a lower seq (the message ids make that idempotent)."""
+    gets its seq only after its transaction committed, from one sequencer at a time, so paging by seq misses
+    nothing: a seq a reader sees is higher than every seq it could see before."""
     async with _runtime(request).pool.acquire() as conn:
         rows = await conn.fetch(
             """SELECT inbox_seq, id, recipient, application_id, template, subject, content, created_at

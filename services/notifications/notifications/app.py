@@ -19,6 +19,7 @@ from .compose import Composer
 from .dispatch import Dispatcher
 from .gateway import HttpSmsGateway
 from .handlers import Handlers
+from .inbox import sequence_inbox
 from .metrics import NotificationMetrics
 from .policy import Backoff, QuietHours, RateLimit, SystemClock
 from .reminders import ReminderRules, run_reminders
@@ -102,6 +103,15 @@ async def sms_dispatcher() -> None:
 @runtime.loop("email-dispatcher")
 async def email_dispatcher() -> None:
     await dispatcher(email, settings.email_batch_size).run(settings.sms_dispatch_idle_s)
+
+
+@runtime.loop("inbox-sequencer")
+async def inbox_sequencer() -> None:
+    while True:
+        async with runtime.pool.acquire() as conn:
+            numbered = await sequence_inbox(conn)
+        if numbered == 0:
+            await asyncio.sleep(0.2)
 
 
 @runtime.loop("reminders")
