@@ -15,17 +15,33 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 from subsidy_contracts.deadletter import DeadLetter, FailureKind
-from subsidy_contracts.topics import INTAKE_RESULTS, dead_letter_topic
+from subsidy_contracts.topics import dead_letter_topic
 from subsidy_runtime import dlq
 from tests.conftest import Stack
 
 pytestmark = [pytest.mark.infra]
 
-SERVICE = "notifications"
-# A topic no test consumes, so the replayed record is the only new one.
-TARGET = INTAKE_RESULTS.name
+# Topics of their own: the platform's dead-letter and event topics are read by other tests, which must not
+# meet these records (one of them is deliberately not JSON).
+SERVICE = "dlqtest"
+TARGET = "dlqtest.replayed.v1"
+
+
+async def _create_topics(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(dead_letter_topic(SERVICE).name, 1, 1), NewTopic(TARGET, 1, 1)], validate_only=False
+        )
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
 
 
 def _dead_letter(consumer: str, failure: FailureKind, event_id: str, value: str) -> DeadLetter:
@@ -95,6 +111,7 @@ def _run(*args: str) -> list[dict[str, Any]]:
 def test_list_dry_run_and_replay(infra: Stack) -> None:
     bootstrap = infra.bootstrap
     dead = dead_letter_topic(SERVICE).name
+    asyncio.run(_create_topics(bootstrap))
     wanted_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
     payload = orjson.dumps({"event_id": wanted_id, "hello": "世界"}).decode()
     asyncio.run(

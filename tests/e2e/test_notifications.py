@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,9 +60,11 @@ FINAL = ("sent", "delivered")
 
 
 @pytest.fixture(scope="module")
-def notifications(infra: Stack) -> Stack:
+def notifications(infra: Stack) -> Iterator[Stack]:
     """Simulators and the notifications service only, tuned so the test needs no long waits: quiet hours off
-    (they are tested on a manual clock), a short claim lease and short retry delays."""
+    (they are tested on a manual clock), a short claim lease and short retry delays. If the session's platform
+    is running, eligibility is stopped meanwhile (it would decide the test's synthetic applications and add
+    decision messages) and notifications is restarted with these settings; both are put back afterwards."""
     stack = Stack(
         {
             **infra.env,
@@ -72,10 +75,20 @@ def notifications(infra: Stack) -> Stack:
             "RETRY_BASE_DELAY_S": "0.5",
         }
     )
+    eligibility_was_running = infra.pid("eligibility") is not None
+    notifications_was_running = infra.pid("notifications") is not None
+    if eligibility_was_running:
+        infra.kill("eligibility", signal.SIGTERM)
+    if notifications_was_running:
+        infra.kill("notifications", signal.SIGTERM)
     stack.run("simulators-up")
-    stack.run("service-up", "notifications")  # a no-op if the platform fixture started it already
-    # Left running: later modules may share it through the session's `platform`; the session stops the stack.
-    return stack
+    stack.run("service-up", "notifications")
+    yield stack
+    if notifications_was_running:  # back to the platform's own settings for later modules
+        stack.kill("notifications", signal.SIGTERM)
+        infra.run("service-up", "notifications")
+    if eligibility_was_running:
+        infra.run("service-up", "eligibility")
 
 
 # ------------------------------------------------------------------------------------------- events
