@@ -4,6 +4,7 @@ batches (Kafka or ISO 20022 files), bank results, reconciliation breaks and reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,6 +94,8 @@ async def read_incoming_once() -> int:
     for path in await asyncio.to_thread(_complete_files, incoming):
         try:
             report = read_report(path.read_bytes())
+        except FileNotFoundError:  # another replica took it (reports are applied once by their id anyway)
+            continue
         except InvalidMessage as exc:
             rejected.mkdir(exist_ok=True)
             (rejected / (path.name + ".reason")).write_text(str(exc), encoding="utf-8")
@@ -102,7 +105,8 @@ async def read_incoming_once() -> int:
         async with runtime.transaction() as tx:
             await reconciliation.apply_file_report(tx, report, datetime.now(UTC), metrics)
         done.mkdir(exist_ok=True)
-        path.replace(done / path.name)  # after the commit: a crash before this re-reads it, a no-op by report id
+        with contextlib.suppress(FileNotFoundError):  # after the commit: a crash before this re-reads it (a no-op)
+            path.replace(done / path.name)
         applied += 1
     return applied
 
