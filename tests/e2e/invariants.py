@@ -5,16 +5,42 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import ALL_TOPICS
+from subsidy_runtime.outbox import record_for
+
+
+async def publish_events(bootstrap: str, events: Sequence[Event], *, concurrency: int = 1) -> None:
+    """Publish contract events as a producing service's outbox relay would: topic, key and headers from the
+    event. With concurrency > 1, that many sends are in flight at once (for large volumes)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for start in range(0, len(events), concurrency):
+            sends = []
+            for e in events[start : start + concurrency]:
+                r = record_for(e)
+                sends.append(
+                    await producer.send(
+                        r.topic,
+                        r.value.encode(),
+                        key=r.key.encode() if r.key else None,
+                        headers=[(k, v.encode()) for k, v in r.headers.items()],
+                    )
+                )
+            await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
 
 
 async def partition_count(bootstrap: str, topic: str) -> int:

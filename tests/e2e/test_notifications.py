@@ -21,7 +21,6 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from subsidy_contracts.common import (
     AccountKind,
@@ -47,8 +46,8 @@ from subsidy_contracts.envelope import Event
 from subsidy_contracts.payments import PaymentStatus, PaymentStatusChanged, PaymentStatusChangedPayload
 from subsidy_contracts.registration import ApplicationSubmitted, ApplicationSubmittedPayload
 from subsidy_runtime.auth import signed_headers
-from subsidy_runtime.outbox import record_for
 from tests.conftest import Stack
+from tests.e2e.invariants import publish_events
 
 E = TypeVar("E", bound=Event)
 
@@ -195,19 +194,7 @@ class Case:
 
 
 async def publish(stack: Stack, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for e in events:
-            r = record_for(e)
-            await producer.send_and_wait(
-                r.topic,
-                r.value.encode(),
-                key=r.key.encode() if r.key else None,
-                headers=[(k, v.encode()) for k, v in r.headers.items()],
-            )
-    finally:
-        await producer.stop()
+    await publish_events(stack.bootstrap, events)
 
 
 # ------------------------------------------------------------------------------------------ readers

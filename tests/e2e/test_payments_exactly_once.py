@@ -20,17 +20,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from stdnum import luhn
 
 from payments.ids import instruction_id
 from subsidy_contracts.common import AccountKind, PayeeAccount
 from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
-from subsidy_contracts.topics import DECISIONS, PAYMENTS
+from subsidy_contracts.topics import PAYMENTS
 from subsidy_runtime.auth import IntegrationRegistry, signed_headers
-from subsidy_runtime.outbox import event_headers
 from tests.conftest import Stack
-from tests.e2e.invariants import events_by_type, read_topic
+from tests.e2e.invariants import events_by_type, publish_events, read_topic
 
 pytestmark = [pytest.mark.e2e]
 EVENTS = 5_000
@@ -124,23 +122,9 @@ async def test_ten_thousand_payments_exactly_once_through_redelivery_and_sigkill
 
     stop, kills = asyncio.Event(), list[float]()
     killer = asyncio.create_task(_killer(platform, rng, stop, kills))
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all", linger_ms=20)
-    await producer.start()
-    try:
-        for start in range(0, len(deliveries), 500):
-            sends = [
-                await producer.send(
-                    DECISIONS.name,
-                    e.model_dump_json().encode(),
-                    key=str(e.payload.applicant_id).encode(),
-                    headers=[(k, v.encode()) for k, v in event_headers(e).items()],
-                )
-                for e in deliveries[start : start + 500]
-            ]
-            await asyncio.gather(*sends)
-            await asyncio.sleep(0.05)  # spread the deliveries so that kills land in the middle of the work
-    finally:
-        await producer.stop()
+    for start in range(0, len(deliveries), 500):
+        await publish_events(platform.bootstrap, deliveries[start : start + 500], concurrency=500)
+        await asyncio.sleep(0.05)  # spread the deliveries so that kills land in the middle of the work
 
     ids = list(expected)
     deadline = time.monotonic() + 900

@@ -20,17 +20,15 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from stdnum import luhn
 
 from payments.ids import end_to_end_id, instruction_id
 from payments.iso20022.schemas import validate
 from subsidy_contracts.common import AccountKind, PayeeAccount
 from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
-from subsidy_contracts.topics import DECISIONS
 from subsidy_runtime.auth import IntegrationRegistry, signed_headers
-from subsidy_runtime.outbox import event_headers
 from tests.conftest import Stack
+from tests.e2e.invariants import publish_events
 
 pytestmark = [pytest.mark.e2e]
 FILE_BANK = "104161000015"
@@ -97,18 +95,7 @@ async def test_file_bank_payments_go_out_as_valid_pain001_and_come_back_applied(
     plain, closed, returned = _card("123"), _card("404"), _card("406")
     events = [_entitlement(plain, "1520.00"), _entitlement(closed, "990.50"), _entitlement(returned, "0.01")]
     ids = [instruction_id(e.payload.decision_id, 1) for e in events]
-    producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for e in events:
-            await producer.send_and_wait(
-                DECISIONS.name,
-                e.model_dump_json().encode(),
-                key=str(e.payload.applicant_id).encode(),
-                headers=[(k, v.encode()) for k, v in event_headers(e).items()],
-            )
-    finally:
-        await producer.stop()
+    await publish_events(platform.bootstrap, events)
 
     admin = await asyncpg.connect(platform.admin_dsn)
     try:
