@@ -46,7 +46,8 @@ async def latencies(admin_dsn: str, ids: list[str]) -> tuple[list[float], float,
             """SELECT a.id, extract(epoch FROM a.submitted_at) AS submitted, extract(epoch FROM m.sent) AS notified
                FROM registration.applications a
                JOIN (SELECT application_id, max(sent_at) AS sent FROM notifications.messages
-                     WHERE template LIKE 'decision_%' AND status = 'sent' AND application_id = ANY($1::uuid[])
+                     WHERE template LIKE 'decision_%' AND channel = 'sms' AND status IN ('sent', 'delivered')
+                       AND application_id = ANY($1::uuid[])
                      GROUP BY application_id) m ON m.application_id = a.id
                WHERE a.id = ANY($1::uuid[])""",
             [uuid.UUID(i) for i in ids],
