@@ -13,7 +13,7 @@ from subsidy_contracts.common import LegalBasis
 from subsidy_contracts.money import format_money
 
 from .domain.parameters import ParameterSet
-from .domain.rules import Case, Catalogue, Condition, Evaluation, evaluate
+from .domain.rules import Amounts, Case, Catalogue, Condition, Evaluation, evaluate
 from .inputs import EvaluationInput
 
 
@@ -68,16 +68,7 @@ def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Cata
         "outcome": evaluation.outcome.value,
         "amount": format_money(evaluation.total),
         "schedule_kind": amounts.kind.value if amounts else None,
-        "instalments": [
-            {
-                "number": p.number,
-                "amount": format_money(p.amount),
-                "due_on": p.due_on.isoformat(),
-                "covers_from": p.covers_from.isoformat() if p.covers_from else None,
-                "covers_to": p.covers_to.isoformat() if p.covers_to else None,
-            }
-            for p in (amounts.instalments if amounts else ())
-        ],
+        "instalments": _instalments(amounts),
         "rule_pack": {"programme_id": pack.programme_id, "version": pack.version, "jurisdiction": pack.jurisdiction},
         "fund_code": pack.fund_code,
         "result": dict(evaluation.attributes) if evaluation.outcome.value == "eligible" else {},
@@ -136,16 +127,7 @@ def decision_json(case: Case, evaluation: Evaluation | None, catalogue: Catalogu
             "outcome": evaluation.outcome.value,
             "amount": format_money(evaluation.total),
             "schedule_kind": amounts.kind.value if amounts else None,
-            "instalments": [
-                {
-                    "number": p.number,
-                    "amount": format_money(p.amount),
-                    "due_on": p.due_on.isoformat(),
-                    "covers_from": p.covers_from.isoformat() if p.covers_from else None,
-                    "covers_to": p.covers_to.isoformat() if p.covers_to else None,
-                }
-                for p in (amounts.instalments if amounts else ())
-            ],
+            "instalments": _instalments(amounts),
             "rule_pack": {
                 "programme_id": pack.programme_id,
                 "version": pack.version,
@@ -171,3 +153,16 @@ assert [f.name for f in Condition.__dataclass_fields__.values()] == [
     "reason_en",
     "legal_basis",
 ], "decision_json relies on Condition's fields being the document's condition keys, in order"
+
+
+def _instalments(amounts: Amounts | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": p.number,
+            "amount": format_money(p.amount),
+            "due_on": p.due_on.isoformat(),
+            "covers_from": p.covers_from.isoformat() if p.covers_from else None,
+            "covers_to": p.covers_to.isoformat() if p.covers_to else None,
+        }
+        for p in (amounts.instalments if amounts else ())
+    ]

@@ -438,23 +438,42 @@ def _flexible_amount(case: Case, params: ParameterSet, x: Explanation, person: P
     return amount
 
 
-# ---------------------------------------------------------------------------------------- programmes
-def employer_hard_to_employ(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
-    person = _person(case, x, B22_EMPLOYER)
-    job = _employment(case, x, person, B22_EMPLOYER)
+def _recognised_hard_to_employ(
+    case: Case,
+    x: Explanation,
+    person: Party,
+    by: tuple[str, date],
+    text_zh: tuple[str, str],
+    text_en: str,
+    basis: LegalBasis,
+) -> None:
+    """HARD_TO_EMPLOY: recognised as hard to employ by the day (name, date) the subsidised situation began."""
+    name, day = by
     recognised = [
-        u
-        for u in case.facts_of(UnemploymentRegistration, person.id)
-        if u.hard_to_employ and u.registered_on <= job.start
+        u for u in case.facts_of(UnemploymentRegistration, person.id) if u.hard_to_employ and u.registered_on <= day
     ]
     x.check(
         "HARD_TO_EMPLOY",
         bool(recognised),
-        "招用时须为我省认定的就业困难人员"
-        + (f"（{recognised[-1].registered_on.isoformat()}认定）" if recognised else "：招用前未认定为就业困难人员"),
+        text_zh[0] + (f"（{recognised[-1].registered_on.isoformat()}认定）" if recognised else text_zh[1]),
+        text_en,
+        values={name: day, "recognised_on": recognised[-1].registered_on if recognised else "none"},
+        basis=basis,
+    )
+
+
+# ---------------------------------------------------------------------------------------- programmes
+def employer_hard_to_employ(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
+    person = _person(case, x, B22_EMPLOYER)
+    job = _employment(case, x, person, B22_EMPLOYER)
+    _recognised_hard_to_employ(
+        case,
+        x,
+        person,
+        ("hired_on", job.start),
+        ("招用时须为我省认定的就业困难人员", "：招用前未认定为就业困难人员"),
         "the person must have been recognised as hard to employ when hired",
-        values={"hired_on": job.start, "recognised_on": recognised[-1].registered_on if recognised else "none"},
-        basis=B22_EMPLOYER,
+        B22_EMPLOYER,
     )
     records = _claimed(case, person)
     term = _hte_term(case, x, person, [month_start(r.month) for r in records])
@@ -543,22 +562,14 @@ def _flexible_registration(
 def flexible_hard_to_employ(case: Case, params: ParameterSet, x: Explanation) -> Amounts:
     person = _person(case, x, B22_FLEX_HTE)
     reg = _flexible_registration(case, x, person, B22_SCOPE)
-    recognised = [
-        u
-        for u in case.facts_of(UnemploymentRegistration, person.id)
-        if u.hard_to_employ and u.registered_on <= reg.registered_on
-    ]
-    x.check(
-        "HARD_TO_EMPLOY",
-        bool(recognised),
-        "灵活就业登记时须为我省认定的就业困难人员"
-        + (f"（{recognised[-1].registered_on.isoformat()}认定）" if recognised else "：登记前未认定为就业困难人员"),
+    _recognised_hard_to_employ(
+        case,
+        x,
+        person,
+        ("flexible_registered_on", reg.registered_on),
+        ("灵活就业登记时须为我省认定的就业困难人员", "：登记前未认定为就业困难人员"),
         "the person must have been recognised as hard to employ before registering flexible employment",
-        values={
-            "flexible_registered_on": reg.registered_on,
-            "recognised_on": recognised[-1].registered_on if recognised else "none",
-        },
-        basis=B22_FLEX_HTE,
+        B22_FLEX_HTE,
     )
     records = _claimed(case, person)
     term = _hte_term(case, x, person, [month_start(r.month) for r in records])
