@@ -18,7 +18,7 @@ from subsidy_runtime.db import Connection, insert_many
 from subsidy_runtime.outbox import Transaction
 
 from . import funds
-from .events import Change, created_record, status_record
+from .events import Change, change_from_row, created_record, status_record
 from .ids import end_to_end_id, instruction_id
 from .metrics import PaymentMetrics
 
@@ -171,22 +171,9 @@ async def insert_attempts(conn: Connection, attempts: list[tuple[object, ...]]) 
 
 
 def _change(r: Any, status: PaymentStatus, previous: PaymentStatus | None, reason: str | None) -> Change:
-    return Change(
-        instruction_id=r["instruction_id"],
-        end_to_end_id=end_to_end_id(r["instruction_id"], r["attempt"]),
-        attempt=r["attempt"],
-        decision_id=r["decision_id"],
-        application_id=r["application_id"],
-        applicant_id=r["applicant_id"],
-        programme_id=r["programme_id"],
-        fund_code=r["fund_code"],
-        amount=r["amount"],
-        account_number=r["payee"]["account_number"],
-        correlation_id=r["correlation_id"],
-        status=status,
-        previous=previous,
-        reason_code=reason,
-    )
+    """A Change for an instruction row: its current attempt's EndToEndId is derived, not stored on it."""
+    current = {**dict(r), "end_to_end_id": end_to_end_id(r["instruction_id"], r["attempt"])}
+    return change_from_row(current, status, previous, reason_code=reason)
 
 
 async def retry_held(tx: Transaction, limit: int = 1000) -> int:
