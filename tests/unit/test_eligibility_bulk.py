@@ -33,8 +33,16 @@ def test_parsing_from_bytes_equals_parsing_the_object() -> None:
     for case in CASES:
         raw = case.data.model_dump(mode="json", exclude_none=True)  # ids resolved: the fast path
         line = orjson.dumps(raw)
-        assert cli.parse_line(line, None) == EvaluationInput.parse(raw), case.source
-        assert cli.parse_line(line, date(2020, 12, 31)) == EvaluationInput.parse({**raw, "on": "2020-12-31"})
+        assert cli.parse_line(line) == EvaluationInput.parse(raw), case.source
+
+
+def test_the_command_lines_date_overrides_the_objects_own() -> None:
+    on = date(2020, 12, 31)
+    for case in CASES:
+        dated = EvaluationInput.parse({**case.data.model_dump(mode="json", exclude_none=True), "on": on.isoformat()})
+        assert evaluate_input(CATALOGUE, PARAMS, case.programme_id, case.data, TODAY, on) == evaluate_input(
+            CATALOGUE, PARAMS, case.programme_id, dated, TODAY
+        ), case.source
 
 
 def test_aliases_are_still_resolved() -> None:
@@ -51,7 +59,7 @@ def test_aliases_are_still_resolved() -> None:
             }
         ],
     }
-    parsed = cli.parse_line(orjson.dumps(raw), None)
+    parsed = cli.parse_line(orjson.dumps(raw))
     assert parsed == EvaluationInput.parse(raw)
     assert str(parsed.facts[0].subject_id).endswith("b001")
 

@@ -28,7 +28,8 @@ from subsidy_runtime.masking import mask_value
 from subsidy_runtime.problems import Problem
 from subsidy_runtime.service import ServiceRuntime
 
-from .decide import PRODUCER, local_date, subjects_of
+from .decide import PRODUCER, subjects_of
+from .domain.dates import local_date
 from .domain.parameters import ParameterSet
 from .domain.rules import Catalogue
 from .evaluate import decision_document, evaluate_input

@@ -13,7 +13,8 @@ from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
 
 from .api import router
-from .decide import local_date, on_applications_submitted, on_applications_withdrawn, release_due
+from .decide import on_applications_submitted, on_applications_withdrawn, release_due
+from .domain.dates import local_date
 from .domain.parameters import ParameterSet
 from .grant_payments import on_payment_status_changed
 from .programmes import CATALOGUE

@@ -8,7 +8,6 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from subsidy_contracts.common import ApplicantKind
 from subsidy_contracts.eligibility import (
@@ -30,19 +29,14 @@ from subsidy_runtime.db import Connection, insert_many
 from subsidy_runtime.logging import get_logger
 from subsidy_runtime.outbox import Transaction
 
+from .domain.dates import local_date
 from .domain.parameters import ParameterSet
 from .domain.rules import Case, Catalogue, Evaluation, Grant, Party, Period, evaluate
 from .domain.workdays import CalendarNotCovered, add_workdays
 from .grant_payments import counted
 
 PRODUCER = "eligibility"
-CHINA = ZoneInfo("Asia/Shanghai")
 log = get_logger(__name__)
-
-
-def local_date(moment: datetime) -> date:
-    """Dates of decisions and notices are Beijing dates."""
-    return moment.astimezone(CHINA).date()
 
 
 # --------------------------------------------------------------------------------------------- cases

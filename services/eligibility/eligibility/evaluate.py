@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from subsidy_contracts.common import LegalBasis
+from subsidy_contracts.eligibility import Outcome
 from subsidy_contracts.money import format_money
 
 from .domain.parameters import ParameterSet
@@ -18,11 +19,17 @@ from .inputs import EvaluationInput
 
 
 def evaluate_input(
-    catalogue: Catalogue, params: ParameterSet, programme_id: str, data: EvaluationInput, today: date
+    catalogue: Catalogue,
+    params: ParameterSet,
+    programme_id: str,
+    data: EvaluationInput,
+    today: date,
+    on: date | None = None,
 ) -> tuple[Case, Evaluation | None]:
-    """The case and its evaluation; None when no version of the programme is in force on the date."""
-    case = data.to_case(programme_id, today)
-    if data.on is None:
+    """The case and its evaluation; None when no version of the programme is in force on the date. `on`, when
+    given, is the evaluation date whatever the object says (the command line's --on)."""
+    case = data.to_case(programme_id, today, on)
+    if on is None and data.on is None:
         case = dataclasses.replace(case, on=catalogue.evaluation_date(case))
     pack = catalogue.pack_for(programme_id, case.on, case.jurisdiction)
     if pack is None:
@@ -61,7 +68,8 @@ def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Cata
             "legal_basis": [],
         }
     pack = evaluation.pack
-    amounts = evaluation.amounts if evaluation.outcome.value == "eligible" else None
+    eligible = evaluation.outcome is Outcome.ELIGIBLE
+    amounts = evaluation.amounts if eligible else None
     return {
         "programme_id": pack.programme_id,
         "evaluated_on": evaluation.on.isoformat(),
@@ -71,9 +79,9 @@ def decision_document(case: Case, evaluation: Evaluation | None, catalogue: Cata
         "instalments": _instalments(amounts),
         "rule_pack": {"programme_id": pack.programme_id, "version": pack.version, "jurisdiction": pack.jurisdiction},
         "fund_code": pack.fund_code,
-        "result": dict(evaluation.attributes) if evaluation.outcome.value == "eligible" else {},
+        "result": dict(evaluation.attributes) if eligible else {},
         "public_notice": {"days": pack.public_notice.days, "working_days": pack.public_notice.working_days}
-        if pack.public_notice and evaluation.outcome.value == "eligible"
+        if pack.public_notice and eligible
         else None,
         "conditions": [
             {
@@ -118,7 +126,7 @@ def decision_json(case: Case, evaluation: Evaluation | None, catalogue: Catalogu
     if evaluation is None:
         return orjson.dumps(decision_document(case, evaluation, catalogue))
     pack = evaluation.pack
-    eligible = evaluation.outcome.value == "eligible"
+    eligible = evaluation.outcome is Outcome.ELIGIBLE
     amounts = evaluation.amounts if eligible else None
     return orjson.dumps(
         {

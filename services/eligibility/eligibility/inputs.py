@@ -71,11 +71,13 @@ class EvaluationInput(Strict):
         """Validate, first replacing the subject aliases 'applicant' and 'beneficiary' in facts and grants."""
         return cls.model_validate(resolve_aliases(raw))
 
-    def to_case(self, programme_id: str, today: date) -> Case:
+    def to_case(self, programme_id: str, today: date, on: date | None = None) -> Case:
+        """The case to evaluate; `on` (the command line's --on) overrides the object's own date."""
+        on = on or self.on
         applicant = _party(self.applicant, APPLICANT_ID)
         beneficiary = _party(self.beneficiary, BENEFICIARY_ID) if self.beneficiary else None
         person = beneficiary or (applicant if applicant.kind is ApplicantKind.PERSON else None)
-        submitted = self.submitted_on or self.on or today
+        submitted = self.submitted_on or on or today
         return Case(
             programme_id=programme_id,
             applicant=applicant,
@@ -83,7 +85,7 @@ class EvaluationInput(Strict):
             facts=tuple(self.facts),
             jurisdiction=self.jurisdiction or applicant.region_code,
             submitted_on=submitted,
-            on=self.on or submitted,
+            on=on or submitted,
             period=Period(self.period.start, self.period.end) if self.period else None,
             commitment=self.commitment,
             history=tuple(
