@@ -223,7 +223,7 @@ def decision_payload(
                 values=c.values,
                 reason_zh=c.reason_zh,
                 reason_en=c.reason_en,
-                legal_basis=c.legal_basis,
+                legal_basis=c.legal_basis.to_contract() if c.legal_basis else None,
             )
             for c in ev.conditions
         ],

@@ -131,6 +131,34 @@ class Case:
 
 
 # ----------------------------------------------------------------------------------------------- outputs
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A legal basis as a condition cites it: the contract's LegalBasis fields in its order, as a dataclass the
+    JSON writer serialises natively (a pydantic model needs a callback per condition of every decision)."""
+
+    document_number: str
+    article: str
+    title: str | None
+
+    def to_contract(self) -> LegalBasis:
+        return LegalBasis(document_number=self.document_number, article=self.article, title=self.title)
+
+
+_CITATIONS: dict[int, tuple[LegalBasis, Citation]] = {}
+
+
+def citation(basis: LegalBasis) -> Citation:
+    """The citation of a legal basis; rule packs share a few basis constants, so each is converted once (keyed
+    by identity: hashing a pydantic model costs more than the conversion)."""
+    hit = _CITATIONS.get(id(basis))
+    if hit is not None and hit[0] is basis:
+        return hit[1]
+    cited = Citation(basis.document_number, basis.article, basis.title)
+    if len(_CITATIONS) < 4096:
+        _CITATIONS[id(basis)] = (basis, cited)
+    return cited
+
+
 @dataclass(slots=True)
 class Condition:
     code: str
@@ -138,7 +166,7 @@ class Condition:
     values: dict[str, str]
     reason_zh: str
     reason_en: str
-    legal_basis: LegalBasis | None
+    legal_basis: Citation | None
 
 
 @dataclass(slots=True)
@@ -238,9 +266,9 @@ class Explanation:
     """Facts about the grant that later caps need (occupation and level, household ...)."""
 
     @property
-    def default_basis(self) -> LegalBasis | None:
+    def default_basis(self) -> Citation | None:
         """The pack's first legal basis, cited by conditions that name none of their own."""
-        return self.pack.legal_basis[0] if self.pack.legal_basis else None
+        return citation(self.pack.legal_basis[0]) if self.pack.legal_basis else None
 
     def check(
         self,
@@ -261,7 +289,7 @@ class Explanation:
                 _texts(values) if values else {},
                 zh,
                 en,
-                basis or self.default_basis,
+                citation(basis) if basis is not None else self.default_basis,
             )
         )
         if not passed and stop:
@@ -278,7 +306,9 @@ class Explanation:
         self, code: str, zh: str, en: str, *, values: dict[str, Any] | None = None, basis: LegalBasis | None = None
     ) -> None:
         """Record that a caseworker must decide, and stop. Cite the rule whose condition cannot be decided."""
-        self.conditions.append(Condition(code, False, _texts(values) if values else {}, zh, en, basis))
+        self.conditions.append(
+            Condition(code, False, _texts(values) if values else {}, zh, en, citation(basis) if basis else None)
+        )
         raise NeedsReview(code)
 
     def parameter(self, params: ParameterSet, name: str, on: date, region: str = "") -> Decimal:
@@ -360,6 +390,9 @@ class Evaluation:
         return (min(starts) if starts else None), (max(ends) if ends else None)
 
 
+_NO_CLASH: dict[int, tuple[RulePack, Condition]] = {}
+
+
 def _exclusivity(pack: RulePack, case: Case, x: Explanation) -> None:
     """No overlapping grant of an exclusive programme to the same subject (the person, else the applicant)."""
     if not pack.exclusive_with:
@@ -371,19 +404,32 @@ def _exclusivity(pack: RulePack, case: Case, x: Explanation) -> None:
         for g in case.grants(pack.exclusive_with, subject.id)
         if g.overlaps(period.start if period else None, period.end if period else None)
     ]
+    if not clashes:  # the usual case, the same condition for every case of the pack: recorded once
+        hit = _NO_CLASH.get(id(pack))
+        if hit is None or hit[0] is not pack:
+            hit = (pack, _no_clash_condition(pack))
+            _NO_CLASH[id(pack)] = hit
+        x.conditions.append(hit[1])
+        return
     x.check(
         "NOT_COMBINED",
-        not clashes,
-        "不得重复享受："
-        + (
-            "；".join(f"已享受{g.programme_id}（决定{str(g.decision_id)[:8]}）" for g in clashes)
-            if clashes
-            else "无冲突的已享受补贴"
-        ),
-        "may not be combined: "
-        + (", ".join(f"{g.programme_id} already granted" for g in clashes) if clashes else "no conflicting grant"),
+        False,
+        "不得重复享受：" + "；".join(f"已享受{g.programme_id}（决定{str(g.decision_id)[:8]}）" for g in clashes),
+        "may not be combined: " + ", ".join(f"{g.programme_id} already granted" for g in clashes),
         values={"exclusive_with": ", ".join(pack.exclusive_with), "conflicts": len(clashes)},
     )
+
+
+def _no_clash_condition(pack: RulePack) -> Condition:
+    x = Explanation(pack)
+    x.check(
+        "NOT_COMBINED",
+        True,
+        "不得重复享受：无冲突的已享受补贴",
+        "may not be combined: no conflicting grant",
+        values={"exclusive_with": ", ".join(pack.exclusive_with), "conflicts": 0},
+    )
+    return x.conditions[0]
 
 
 _ADMISSIONS: dict[tuple[int, ApplicantKind, str], tuple[RulePack, tuple[Condition, ...]]] = {}
@@ -465,6 +511,7 @@ class Catalogue:
 
     def __init__(self, packs: Iterable[RulePack]) -> None:
         self._packs: dict[str, list[RulePack]] = {}
+        self._chosen: dict[tuple[str, date, str], RulePack | None] = {}
         for p in packs:
             versions = self._packs.setdefault(p.programme_id, [])
             for other in versions:
@@ -492,6 +539,16 @@ class Catalogue:
         When no version in force covers the region, one in force elsewhere is returned all the same, so that
         the decision states the jurisdiction as the reason instead of "unknown programme".
         """
+        key = (programme_id, on, region)
+        try:
+            return self._chosen[key]
+        except KeyError:
+            chosen = self._pack_for(programme_id, on, region)
+        if len(self._chosen) < 65536:  # bulk runs ask for a few programmes on a few hundred dates
+            self._chosen[key] = chosen
+        return chosen
+
+    def _pack_for(self, programme_id: str, on: date, region: str) -> RulePack | None:
         in_force = [p for p in self._packs.get(programme_id, []) if p.in_force(on)]
         if not in_force:
             return None
