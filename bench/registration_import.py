@@ -122,6 +122,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="importer processes (the file split by applicant, as `--workers`)"
+    )
     parser.add_argument("--seed", type=int, default=int(date.today().strftime("%Y%m%d")))
     parser.add_argument("--file", type=Path, default=None, help="where to write the JSON lines (default /tmp)")
     parser.add_argument("--profile", action="store_true", help="run the import under cProfile (top 40 to stderr)")
@@ -156,13 +159,19 @@ def main() -> int:
         # The service's logs (migrations applied) go to stderr: stdout carries the result document only.
         with path.open("rb") as stream, contextlib.redirect_stdout(sys.stderr):
             return asyncio.run(
-                import_file(stream, settings=settings, integration=integration, batch_size=args.batch_size)
+                import_file(
+                    stream,
+                    settings=settings,
+                    integration=integration,
+                    batch_size=args.batch_size,
+                    workers=args.workers,
+                )
             )
 
     tune_gc_for_bulk()  # as `registration import` does
     watcher = BackendCpu(admin_dsn)
     watcher.start()
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = _cpu_seconds()
     if args.profile:
         import cProfile
         import pstats
@@ -172,8 +181,7 @@ def main() -> int:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
     else:
         summary = run()
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    importer_cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    importer_cpu_s = _cpu_seconds() - cpu_before
     watcher.stop()
     after = asyncio.run(_counts(admin_dsn))
     rows = {t: after[t] - before.get(t, 0) for t in after}
@@ -183,6 +191,7 @@ def main() -> int:
         "persons": args.persons,
         "records_in_file": written,
         "batch_size": args.batch_size,
+        "workers": args.workers,
         "seed": args.seed,
         "generation_seconds": round(generation_s, 2),
         "import": summary.as_json(),
@@ -190,7 +199,7 @@ def main() -> int:
         "stored_rows": rows,
         "stored_rows_total": stored_rows,
         "stored_rows_per_second": round(stored_rows / summary.seconds, 1),
-        "importer_cpu_seconds": round(importer_cpu_s, 2),
+        "importer_cpu_seconds": round(importer_cpu_s, 2),  # all importer processes
         "database_backend_cpu_seconds": round(watcher.cpu_seconds, 2),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0]},
         "command": " ".join(["python -m bench.registration_import", *sys.argv[1:]]),
@@ -234,6 +243,15 @@ class BackendCpu(threading.Thread):
                 await asyncio.sleep(0.2)
         finally:
             await conn.close()
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished worker processes (`--workers`)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def _process_cpu_seconds(pid: int, tick: int) -> float | None:

@@ -145,6 +145,7 @@ def test_application_submitted_events_match_the_contract_and_carry_earlier_facts
         # The hand-assembled JSON is exactly the contract's own serialisation of the event.
         assert orjson.loads(outbox.value) == event.model_dump(mode="json")
         assert outbox.key == event.subject_key
+        assert outbox.headers == intake.event_headers(event)
     first, second = events
     assert first.payload.application_id == results[0].application_id
     assert len(first.payload.facts) == 3
@@ -157,8 +158,64 @@ def test_application_submitted_events_match_the_contract_and_carry_earlier_facts
     assert uuid.UUID(str(first.payload.application_id))
 
 
+def test_events_of_a_person_applicant_with_guardian_proxy_and_contacts_match_the_contract() -> None:
+    from stdnum import luhn
+
+    from registration.usecases import _contacts
+
+    raw = record(0)
+    person = raw["person"] | {"guardian_name": "王建国", "guardian_mobile": "13900000001", "email": "a@example.cn"}
+    card = "622848001234567890"
+    raw = {
+        "source_reference": "person-applicant",
+        "person": person,
+        "account": {
+            "kind": "social_security_card",
+            "account_number": card + luhn.calc_check_digit(card),
+            "holder_name": person["name"],
+            "bank_code": "102161000017",
+            "bank_name": "中国工商银行太原分行",
+        },
+        "application": {
+            "programme_id": raw["application"]["programme_id"],
+            "applicant": "person",
+            "period": raw["application"]["period"],
+            "contacts": [{"role": "applicant", "name": "联系人", "mobile": "13700000002", "email": "c@example.cn"}],
+            "proxy": {
+                "name": "代办人",
+                "id_number": record(1)["person"]["id_number"],
+                "relationship": "子女",
+                "authorisation_reference": "SQ-2026-001",
+                "mobile": "13600000003",
+            },
+            "commitment": True,
+        },
+    }
+    outcome = intake.prepare(raw, SX).outcome
+    assert isinstance(outcome, intake.Prepared), outcome
+    results, writes = _accept_all([raw])
+    assert [r.status for r in results] == [IntakeStatus.ACCEPTED]
+    (outbox,) = writes.outbox
+    event = ApplicationSubmitted.model_validate_json(outbox.value)
+    assert orjson.loads(outbox.value) == event.model_dump(mode="json")
+    assert outbox.headers == intake.event_headers(event)
+    payload = event.payload
+    assert payload.proxy is not None
+    assert payload.proxy.id_number_masked.count("*") == 10
+    assert payload.applicant.person is not None
+    assert payload.beneficiary is None
+    assert [c.role.value for c in payload.contacts] == ["applicant", "guardian", "proxy", "applicant"]
+    # The same contacts as the HTTP path lists (and the application row stores).
+    person_row = next(iter(writes.persons))
+    row = dict(zip(intake.PERSON_COLUMNS, person_row, strict=True))
+    http = [c.model_dump(mode="json") for c in _contacts(outcome.application, row, None)]
+    assert [c.model_dump(mode="json") for c in payload.contacts] == http
+    assert writes.applications[0][intake.APPLICATION_COLUMNS.index("contacts")] == http
+
+
 def test_new_ids_are_distinct_version_4_uuids() -> None:
     ids = [i for _ in range(5000) for i in intake.new_ids(7)]
     assert len(set(ids)) == len(ids)
     assert {i.version for i in ids} == {4}
     assert {i.variant for i in ids} == {uuid.RFC_4122}
+    assert all(isinstance(i, uuid.UUID) and uuid.UUID(str(i)) == i for i in ids[:100])

@@ -64,9 +64,17 @@ def _validate_ric(number: str) -> date:
         raise InvalidFormat()
     if number[-1] != ric.calc_check_digit(number):
         raise InvalidChecksum()
-    birth: date = ric.get_birth_date(number)
+    birth = _birth_date(number[6:14])
     if not _birth_place_valid(number[:6], birth.year):
         raise InvalidComponent()
+    return birth
+
+
+@lru_cache(maxsize=65536)
+def _birth_date(digits: str) -> date:
+    """stdnum's reading of the birth date (YYYYMMDD, digits 7 to 14), cached: stdnum cleans the whole number
+    first (a character-by-character pass), and many numbers share a birth date. InvalidComponent is not cached."""
+    birth: date = ric.get_birth_date(f"000000{digits}0000")
     return birth
 
 
