@@ -130,7 +130,8 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
     )
     today = datetime.now(UTC).date()
     raw = make_entitlements(n, today - timedelta(days=1))
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    load0 = os.getloadavg()[0]
+    pg0, cpu0, t0 = _postgres_cpu(), time.process_time(), time.perf_counter()
 
     chunks = [raw[i : i + CONSUMER_BATCH] for i in range(0, len(raw), CONSUMER_BATCH)]
     queue: asyncio.Queue[list[bytes] | None] = asyncio.Queue()
@@ -163,6 +164,7 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
         files += sum(rounds)
     t_files = time.perf_counter()
     cpu = time.process_time() - cpu0
+    pg_cpu = _postgres_cpu() - pg0
 
     async with pool.acquire() as conn:
         totals = await conn.fetchrow(
@@ -181,6 +183,7 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
         "seconds_parse_and_create": round(t_created - t0, 2),
         "seconds_batch_and_write_files": round(t_files - t_created, 2),
         "python_cpu_seconds": round(cpu, 2),
+        "postgres_cpu_seconds": round(pg_cpu, 2),
         "batches": totals["batches"],
         "batches_sent": totals["sent"],
         "transfers_in_batches": int(totals["transfers"] or 0),
@@ -198,6 +201,7 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
     result |= {
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "load_average_1m_at_start": round(load0, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     shutil.rmtree(outgoing)
@@ -205,6 +209,33 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
         await conn.execute("TRUNCATE outbox, payment_attempts, payment_batches, payment_instructions CASCADE")
     await pool.close()
     return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 when it is gone or unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL cluster's running processes (backends, WAL writer, checkpointer ...);
+    0 when the cluster's postmaster.pid is not found (STATE_DIR from deploy/local/env.sh)."""
+    pidfile = Path(os.environ.get("STATE_DIR", "/nonexistent")) / "postgres" / "data" / "postmaster.pid"
+    try:
+        postmaster = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = _cpu_seconds(postmaster)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += _cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _files(directory: Path) -> list[Path]:

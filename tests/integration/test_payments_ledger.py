@@ -18,15 +18,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from payments import batching, funds, instructions, reconciliation
+from payments.events import change_from_row, created_record, status_record
 from payments.ids import instruction_id
 from payments.iso20022.model import PaymentReport
 from payments.metrics import PaymentMetrics
 from payments.settings import PaymentsSettings
 from subsidy_contracts.common import AccountKind, PayeeAccount
 from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
+from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatus, PaymentStatusChanged
 from subsidy_runtime.db import create_pool
 from subsidy_runtime.migrations import load_migrations, migrate
-from subsidy_runtime.outbox import Transaction
+from subsidy_runtime.outbox import OutboxRecord, Transaction
 from subsidy_runtime.provision import provision
 from tests.conftest import Stack
 
@@ -330,3 +332,86 @@ async def test_a_blocking_receivable_holds_new_payments_of_that_programme(pool: 
         )
     assert row is not None
     assert (row["status"], row["held_reason"]) == ("held", "recovery")
+
+
+async def _events_of(pool: asyncpg.Pool, event_type: str, instruction: str) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return list(
+            await conn.fetch(
+                """SELECT topic, key, event_type, headers, value FROM outbox WHERE event_type = $1
+                   AND (value::jsonb -> 'payload' ->> 'end_to_end_id' = $2
+                        OR value::jsonb -> 'payload' ->> 'instruction_id' = $2) ORDER BY id""",
+                event_type,
+                instruction,
+            )
+        )
+
+
+def _same_event(record: asyncpg.Record, expected: OutboxRecord) -> None:
+    """An outbox row PostgreSQL built is the record the Python builder writes, but for its own event id."""
+    value = orjson.loads(record["value"])
+    python = orjson.loads(expected.value)
+    assert record["headers"]["event_id"] == value["event_id"]
+    assert (record["topic"], record["key"], record["event_type"]) == (expected.topic, expected.key, expected.event_type)
+    assert {**record["headers"], "event_id": ""} == {**expected.headers, "event_id": ""}
+    assert {**value, "event_id": ""} == {**python, "event_id": ""}
+
+
+async def test_events_built_by_postgres_are_what_the_python_builders_write(pool: asyncpg.Pool) -> None:
+    """instruction-created and the status changes of batching are written by SQL (events.py): the same JSON as
+    created_record / status_record, valid against the contracts, one fresh event id each."""
+    other_bank = account().model_copy(update={"bank_code": "103551000019"})
+    events = [entitlement("big-fund", ("60000.00",)), entitlement("big-fund", ("0.10",), payee=other_bank)]
+    async with transaction(pool) as tx:
+        await instructions.create_instructions(tx, events)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM payment_instructions WHERE decision_id = ANY($1::uuid[]) ORDER BY amount DESC",
+            [e.payload.decision_id for e in events],
+        )
+    big, small = rows
+    for row in rows:
+        (created,) = await _events_of(pool, "payments.instruction-created", row["instruction_id"])
+        parsed = PaymentInstructionCreated.model_validate_json(created["value"])
+        _same_event(created, created_record(row, PaymentStatus.SCHEDULED, parsed.occurred_at))
+    # The big one waits for a checker (batched), the small one is sent at once; then the big one is released.
+    await _batch_and_send(pool, approval_threshold=Decimal("50000.00"))
+    async with pool.acquire() as conn:
+        waiting = await conn.fetchval(
+            "SELECT batch_id FROM payment_attempts WHERE instruction_id = $1 AND status = 'batched'",
+            big["instruction_id"],
+        )
+        assert waiting is not None
+        await conn.execute(
+            "UPDATE payment_batches SET status = 'approved', checker = 'checker' WHERE batch_id = $1", waiting
+        )
+    async with transaction(pool) as tx:
+        assert await batching.release_batch(tx, settings(), waiting, datetime.now(UTC)) > 0
+    async with pool.acquire() as conn:
+        attempts = {
+            r["instruction_id"]: r
+            for r in await conn.fetch(
+                """SELECT a.*, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.correlation_id,
+                          i.instalment_number FROM payment_attempts a JOIN payment_instructions i USING (instruction_id)
+                   WHERE i.instruction_id = ANY($1::text[])""",
+                [big["instruction_id"], small["instruction_id"]],
+            )
+        }
+    assert {r["status"] for r in attempts.values()} == {"sent"}
+    expected = {
+        big["instruction_id"]: [
+            (PaymentStatus.BATCHED, PaymentStatus.SCHEDULED),
+            (PaymentStatus.SENT, PaymentStatus.BATCHED),
+        ],
+        small["instruction_id"]: [(PaymentStatus.SENT, PaymentStatus.SCHEDULED)],
+    }
+    for instruction, moves in expected.items():
+        changes = await _events_of(pool, "payments.status-changed", instruction)
+        assert len(changes) == len(moves)
+        for record, (status, previous) in zip(changes, moves, strict=True):
+            parsed_change = PaymentStatusChanged.model_validate_json(record["value"])
+            assert parsed_change.payload.batch_id is not None
+            row = attempts[instruction]
+            change = change_from_row(row, status, previous, batch_id=parsed_change.payload.batch_id)
+            _same_event(record, status_record(change, parsed_change.occurred_at))
+            assert parsed_change.payload.payee_account_masked == "****" + row["payee"]["account_number"][-4:]

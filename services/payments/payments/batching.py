@@ -25,19 +25,20 @@ from subsidy_contracts.bank import BatchPayment, Party, PaymentBatch, PaymentBat
 from subsidy_contracts.payments import PaymentStatus
 from subsidy_contracts.programmes import title_zh
 from subsidy_runtime.db import Connection, insert_many
-from subsidy_runtime.outbox import Transaction
+from subsidy_runtime.outbox import Transaction, notify_channel
 
-from .events import PRODUCER, change_from_row, status_record
+from .events import PRODUCER, status_outbox_columns_sql
 from .iso20022.model import CreditTransfer, PaymentFile
 from .iso20022.pain001 import write_pain001
 from .metrics import PaymentMetrics
 from .settings import BankChannel, PaymentsSettings
 
 SYSTEM = "system"
+# What a bank file (or Kafka batch) needs of each payment; the status events are built by PostgreSQL (_mark).
 _ATTEMPT_ROWS = """
-    SELECT a.end_to_end_id, a.attempt, a.payee, a.bank_code, a.amount, a.due_on, a.status AS attempt_status,
-           i.instruction_id, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code,
-           i.correlation_id, i.instalment_number
+    SELECT a.end_to_end_id, a.amount, a.bank_code, a.fund_code, a.payee ->> 'holder_name' AS holder_name,
+           a.payee ->> 'account_number' AS account_number, a.payee ->> 'bank_code' AS payee_bank_code,
+           a.payee ->> 'bank_name' AS bank_name, i.instruction_id, i.programme_id, i.instalment_number
     FROM payment_attempts a JOIN payment_instructions i USING (instruction_id)"""
 
 
@@ -134,26 +135,19 @@ async def form_batches(
             for b in formed
         ],
     )
-    e2e_ids, batch_ids, states = [], [], []
-    for b in formed:
-        state = "batched" if b.needs_approval else "sent"
-        for r in members_of[b.batch_id]:
-            e2e_ids.append(r["end_to_end_id"])
-            batch_ids.append(b.batch_id)
-            states.append(state)
-    await _mark(tx, e2e_ids, batch_ids, states, now)
+    await _mark(
+        tx,
+        [
+            (b.batch_id, "batched" if b.needs_approval else "sent", PaymentStatus.SCHEDULED, members_of[b.batch_id])
+            for b in formed
+        ],
+        now,
+    )
     fund_rows = {r["code"]: r for r in await tx.conn.fetch("SELECT * FROM funds")}
     for b in formed:
         if metrics is not None:
             metrics.batches.labels("formed").inc()
-        members = members_of[b.batch_id]
-        if b.needs_approval:
-            for r in members:  # waiting for a checker is a state the applicant's payment is visibly in
-                tx.publish_record(
-                    status_record(
-                        change_from_row(r, PaymentStatus.BATCHED, PaymentStatus.SCHEDULED, batch_id=b.batch_id), now
-                    )
-                )
+        if b.needs_approval:  # waiting for a checker is a state the applicant's payment is visibly in
             if metrics is not None:
                 metrics.batches.labels("awaiting_approval").inc()
         else:
@@ -166,23 +160,46 @@ async def form_batches(
                 "number_of_transactions": b.count,
                 "control_sum": b.control_sum,
             }
-            await _deliver(tx, settings, batch, fund_rows, members, now, PaymentStatus.SCHEDULED, metrics)
+            await _deliver(tx, settings, batch, fund_rows, members_of[b.batch_id], now, metrics)
     return formed
 
 
-async def _mark(tx: Transaction, e2e_ids: list[str], batch_ids: list[str], states: list[str], now: datetime) -> None:
-    """Attempts join their batch in the given state; their instructions follow."""
-    await tx.conn.execute(
-        """WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(e2e, batch_id, state)),
-                a AS (UPDATE payment_attempts a SET status = t.state, batch_id = t.batch_id, updated_at = $4
-                      FROM t WHERE a.end_to_end_id = t.e2e RETURNING a.instruction_id, a.status)
-           UPDATE payment_instructions i SET status = a.status, updated_at = $4
-           FROM a WHERE i.instruction_id = a.instruction_id""",
-        e2e_ids,
-        batch_ids,
-        states,
-        now,
-    )
+_MARK = f"""
+WITH t AS (
+    SELECT e.e2e, b.batch_id, b.state, b.previous
+    FROM json_to_recordset($1::json) AS b(batch_id text, state text, previous text, e2e json),
+         json_array_elements_text(b.e2e) AS e(e2e)
+), a AS (
+    UPDATE payment_attempts a SET status = t.state, batch_id = t.batch_id, updated_at = $3
+    FROM t WHERE a.end_to_end_id = t.e2e
+    RETURNING a.instruction_id, a.end_to_end_id, a.attempt, a.amount, a.status, a.batch_id,
+              a.payee ->> 'account_number' AS account_number, t.previous AS previous_status
+), i AS (
+    UPDATE payment_instructions i SET status = a.status, updated_at = $3
+    FROM a WHERE i.instruction_id = a.instruction_id
+    RETURNING i.instruction_id, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code,
+              i.correlation_id
+), s AS MATERIALIZED (
+    SELECT a.*, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code, i.correlation_id,
+           gen_random_uuid() AS event_id
+    FROM a JOIN i USING (instruction_id)
+), o AS (
+    INSERT INTO outbox (topic, key, event_type, headers, value) SELECT {status_outbox_columns_sql()} FROM s
+    RETURNING 1
+)
+SELECT pg_notify($4, '') WHERE EXISTS (SELECT 1 FROM o)"""
+
+
+async def _mark(tx: Transaction, marks: list[tuple[str, str, PaymentStatus, list[Any]]], now: datetime) -> None:
+    """Attempts join their batch in the given state (batch id, state, previous state, rows with their
+    end_to_end_id); their instructions follow, and every payment's status change is announced."""
+    batches = [
+        {"batch_id": batch_id, "state": state, "previous": previous.value, "e2e": [r["end_to_end_id"] for r in rows]}
+        for batch_id, state, previous, rows in marks
+        if rows
+    ]
+    if batches:
+        await tx.conn.execute(_MARK, batches, now.isoformat(), now, notify_channel(tx.schema))
 
 
 async def release_batch(
@@ -210,8 +227,8 @@ async def release_batch(
         now,
         file_name(batch["bank_code"], batch_id) if batch["channel"] == "file" else None,
     )
-    await _mark(tx, [r["end_to_end_id"] for r in rows], [batch_id] * len(rows), ["sent"] * len(rows), now)
-    return await _deliver(tx, settings, batch, {fund["code"]: fund}, list(rows), now, PaymentStatus.BATCHED, metrics)
+    await _mark(tx, [(batch_id, "sent", PaymentStatus.BATCHED, list(rows))], now)
+    return await _deliver(tx, settings, batch, {fund["code"]: fund}, list(rows), now, metrics)
 
 
 async def _deliver(
@@ -221,11 +238,10 @@ async def _deliver(
     fund_rows: dict[str, Any],
     rows: list[Any],
     now: datetime,
-    previous: PaymentStatus,
     metrics: PaymentMetrics | None,
 ) -> int:
-    """Hand a batch to its bank (file renamed into the outgoing directory, or the batch event in the outbox)
-    and announce its payments as sent. The caller has marked them sent in this transaction."""
+    """Hand a batch to its bank (file renamed into the outgoing directory, or the batch event in the outbox).
+    The caller has marked its payments sent in this transaction (and announced them)."""
     batch_id = batch["batch_id"]
     fund = fund_rows.get(batch["fund_code"])
     if fund is None:
@@ -238,12 +254,9 @@ async def _deliver(
         await asyncio.to_thread(_write_file, settings, batch, fund, rows, now)
     else:
         tx.publish(_batch_event(batch, fund, rows, now))
-    for r in rows:
-        tx.publish_record(status_record(change_from_row(r, PaymentStatus.SENT, previous, batch_id=batch_id), now))
     if metrics is not None:
         metrics.batches.labels("sent").inc()
-        for r in rows:
-            metrics.observe_status(r["fund_code"], PaymentStatus.SENT, r["amount"])
+        metrics.observe_statuses(batch["fund_code"], PaymentStatus.SENT, count, total)
     return count
 
 
@@ -268,10 +281,10 @@ def _write_file(settings: PaymentsSettings, batch: Any, fund: Any, rows: list[An
             CreditTransfer(
                 end_to_end_id=r["end_to_end_id"],
                 amount=r["amount"],
-                creditor_name=r["payee"]["holder_name"],
-                creditor_account=r["payee"]["account_number"],
-                creditor_bank_code=r["payee"]["bank_code"],
-                creditor_bank_name=r["payee"]["bank_name"],
+                creditor_name=r["holder_name"],
+                creditor_account=r["account_number"],
+                creditor_bank_code=r["payee_bank_code"],
+                creditor_bank_name=r["bank_name"],
                 remittance=_remittance(r),
             )
             for r in rows
@@ -303,9 +316,9 @@ def _batch_event(batch: Any, fund: Any, rows: list[Any], now: datetime) -> Payme
                 end_to_end_id=r["end_to_end_id"],
                 amount=r["amount"],
                 creditor=Party(
-                    name=r["payee"]["holder_name"],
-                    account_number=r["payee"]["account_number"],
-                    bank_code=r["payee"]["bank_code"],
+                    name=r["holder_name"],
+                    account_number=r["account_number"],
+                    bank_code=r["payee_bank_code"],
                 ),
                 remittance=_remittance(r),
             )

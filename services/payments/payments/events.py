@@ -1,6 +1,8 @@
 """Building the payments service's events. Status changes come by the hundred thousand when batches are formed
 and sent, so they are written straight to JSON (tests/unit/test_payment_events.py proves the JSON validates
-against the PaymentStatusChanged contract)."""
+against the PaymentStatusChanged contract). The two that come by the million, instruction-created and the
+status changes of batching, are built by PostgreSQL from the rows they announce, in the statement that writes
+them to the outbox (tests/integration/test_payments_ledger.py proves they are what the Python builders write)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import orjson
 from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatus, PaymentStatusChanged
 from subsidy_contracts.topics import PAYMENTS
 from subsidy_runtime.masking import mask_account
-from subsidy_runtime.outbox import JSON, OutboxRecord
+from subsidy_runtime.outbox import JSON, OutboxRecord, Transaction, notify_channel
 
 PRODUCER = "payments"
 STATUS_CHANGED = PaymentStatusChanged.type_name()
@@ -141,3 +143,65 @@ def status_record(change: Change, now: datetime) -> OutboxRecord:
             "changed_at": stamp,
         },
     )
+
+
+# ------------------------------------------------------------------------------------- events built in SQL
+# The same JSON as _record, created_record and status_record above, for rows of a statement's `s` relation
+# (which must provide event_id, a fresh uuid per row) with the timestamp as parameter $2 (ISO text, as
+# datetime.isoformat gives it). Amounts are numeric(15, 2) columns, so their text has the two decimals.
+
+
+def _masked_sql(account: str) -> str:
+    """mask_account in SQL: **** and the last four digits."""
+    return f"CASE WHEN length({account}) > 4 THEN '****' || right({account}, 4) ELSE '****' END"
+
+
+def _outbox_columns_sql(event_type: str, payload: str) -> str:
+    """topic, key, event_type, headers, value of an outbox row for the event of `s` with this payload."""
+    return f"""'{PAYMENTS.name}', s.applicant_id::text, '{event_type}',
+        jsonb_build_object('content-type', '{JSON}', 'event_type', '{event_type}', 'schema_version', '1',
+                           'event_id', s.event_id::text, 'correlation_id', s.correlation_id::text,
+                           'producer', '{PRODUCER}'),
+        json_build_object('event_id', s.event_id, 'event_type', '{event_type}', 'schema_version', 1,
+                          'occurred_at', $2::text, 'producer', '{PRODUCER}', 'correlation_id', s.correlation_id,
+                          'causation_id', NULL, 'subject_key', s.applicant_id::text, 'payload', {payload})::text"""
+
+
+_CREATED_PAYLOAD = f"""json_build_object(
+    'end_to_end_id', s.instruction_id, 'decision_id', s.decision_id, 'instalment_number', s.instalment_number,
+    'application_id', s.application_id, 'applicant_id', s.applicant_id::text, 'programme_id', s.programme_id,
+    'fund_code', s.fund_code, 'amount', s.amount::text,
+    'payee_account_masked', {_masked_sql("(s.payee ->> 'account_number')")},
+    'status', s.status, 'created_at', $2::text)"""
+
+_WRITE_CREATED = f"""
+WITH s AS MATERIALIZED (
+    SELECT i.*, gen_random_uuid() AS event_id FROM payment_instructions i WHERE i.instruction_id = ANY($1::text[])
+), o AS (
+    INSERT INTO outbox (topic, key, event_type, headers, value)
+    SELECT {_outbox_columns_sql(INSTRUCTION_CREATED, _CREATED_PAYLOAD)} FROM s
+    RETURNING 1
+)
+SELECT pg_notify($3, '') WHERE EXISTS (SELECT 1 FROM o)"""
+
+
+async def write_created_events(tx: Transaction, instruction_ids: list[str], now: datetime) -> None:
+    """PaymentInstructionCreated for these instructions, with their current status (each is an instruction's
+    first event: their order among each other does not matter)."""
+    if instruction_ids:
+        await tx.conn.execute(_WRITE_CREATED, instruction_ids, now.isoformat(), notify_channel(tx.schema))
+
+
+STATUS_PAYLOAD_SQL = f"""json_build_object(
+    'instruction_id', s.instruction_id, 'end_to_end_id', s.end_to_end_id, 'attempt', s.attempt,
+    'decision_id', s.decision_id, 'application_id', s.application_id, 'applicant_id', s.applicant_id::text,
+    'programme_id', s.programme_id, 'fund_code', s.fund_code, 'amount', s.amount::text, 'status', s.status,
+    'previous_status', s.previous_status, 'reason_code', NULL, 'reason_text', NULL, 'batch_id', s.batch_id,
+    'payee_account_masked', {_masked_sql("s.account_number")}, 'changed_at', $2::text)"""
+"""PaymentStatusChanged's payload for a row of `s` with instruction_id, end_to_end_id, attempt, decision_id,
+application_id, applicant_id, programme_id, fund_code, amount, status, previous_status, batch_id and
+account_number (no reason)."""
+
+
+def status_outbox_columns_sql() -> str:
+    return _outbox_columns_sql(STATUS_CHANGED, STATUS_PAYLOAD_SQL)

@@ -18,7 +18,7 @@ from subsidy_runtime.db import Connection, insert_many
 from subsidy_runtime.outbox import Transaction
 
 from . import funds
-from .events import Change, change_from_row, created_record, status_record
+from .events import Change, change_from_row, status_record, write_created_events
 from .ids import end_to_end_id, instruction_id
 from .metrics import PaymentMetrics
 
@@ -26,23 +26,41 @@ HELD_BUDGET = "budget"
 HELD_NO_BUDGET = "no_budget"
 HELD_RECOVERY = "recovery"
 
-INSTRUCTION_COLUMNS = [
-    ("instruction_id", "text"),
-    ("decision_id", "uuid"),
-    ("instalment_number", "int"),
-    ("application_id", "uuid"),
-    ("applicant_id", "uuid"),
-    ("programme_id", "text"),
-    ("fund_code", "text"),
-    ("amount", "numeric"),
-    ("due_on", "date"),
-    ("payee", "jsonb"),
-    ("status", "text"),
-    ("correlation_id", "uuid"),
-    ("budget_year", "int"),
-    ("reserved", "bool"),
-    ("attempt", "int"),
-]
+# One statement per consumer batch: the new instructions (a redelivered instalment conflicts and is skipped)
+# and their first attempts, built from the instructions' own rows. The batch travels as one JSON array of
+# arrays (positions as in _INPUT): PostgreSQL parses it in C, where asyncpg would encode and type-check every
+# element of one array per column.
+_INPUT = (
+    "instruction_id",
+    "decision_id",
+    "instalment_number",
+    "application_id",
+    "applicant_id",
+    "programme_id",
+    "fund_code",
+    "amount",
+    "due_on",
+    "payee",
+    "correlation_id",
+    "budget_year",
+)
+_INSERT_NEW = """
+WITH ins AS (
+    INSERT INTO payment_instructions (instruction_id, decision_id, instalment_number, application_id, applicant_id,
+                                      programme_id, fund_code, amount, due_on, payee, status, correlation_id,
+                                      budget_year, reserved, attempt)
+    SELECT e ->> 0, (e ->> 1)::uuid, (e ->> 2)::int, (e ->> 3)::uuid, (e ->> 4)::uuid, e ->> 5, e ->> 6,
+           (e ->> 7)::numeric, (e ->> 8)::date, e -> 9, 'scheduled', (e ->> 10)::uuid, (e ->> 11)::int, true, 1
+    FROM jsonb_array_elements($1::jsonb) AS e
+    ON CONFLICT DO NOTHING
+    RETURNING instruction_id, payee, fund_code, amount, due_on
+), att AS (
+    INSERT INTO payment_attempts (end_to_end_id, instruction_id, attempt, payee, bank_code, fund_code, amount,
+                                  due_on, status)
+    SELECT instruction_id, instruction_id, 1, payee, payee ->> 'bank_code', fund_code, amount, due_on, 'ready'
+    FROM ins
+)
+SELECT instruction_id FROM ins"""
 
 
 async def create_instructions(
@@ -51,49 +69,35 @@ async def create_instructions(
     now = datetime.now(UTC)
     # Rows are inserted as scheduled with their budget reserved (the usual case); the few that must be held
     # are corrected below, in the same transaction.
-    by_id: dict[str, dict[str, Any]] = {}
+    by_id: dict[str, tuple[Any, ...]] = {}
     for e in events:
         p = e.payload
         payee = p.payee.model_dump(mode="json")
         for i in p.instalments:
             key = instruction_id(p.decision_id, i.number)
-            by_id[key] = {
-                "instruction_id": key,
-                "decision_id": p.decision_id,
-                "instalment_number": i.number,
-                "application_id": p.application_id,
-                "applicant_id": p.applicant_id,
-                "programme_id": p.programme_id,
-                "fund_code": p.fund_code,
-                "amount": i.amount,
-                "due_on": i.due_on,
-                "payee": payee,
-                "status": PaymentStatus.SCHEDULED.value,
-                "correlation_id": e.correlation_id,
-                "budget_year": i.due_on.year,
-                "reserved": True,
-                "attempt": 1,
-            }
-    inserted_ids = await insert_many(
-        tx.conn,
-        "payment_instructions",
-        INSTRUCTION_COLUMNS,
-        [tuple(r[name] for name, _ in INSTRUCTION_COLUMNS) for r in by_id.values()],
-        suffix="ON CONFLICT DO NOTHING RETURNING instruction_id",
-    )
+            by_id[key] = (
+                key,
+                p.decision_id,
+                i.number,
+                p.application_id,
+                p.applicant_id,
+                p.programme_id,
+                p.fund_code,
+                i.amount,
+                i.due_on,
+                payee,
+                e.correlation_id,
+                i.due_on.year,
+            )
+    if not by_id:
+        return
+    # The jsonb codec writes the rows (orjson; the Decimal amounts as their text).
+    inserted_ids = await tx.conn.fetch(_INSERT_NEW, list(by_id.values()))
     if not inserted_ids:
         return
-    inserted = [by_id[r["instruction_id"]] for r in inserted_ids]
-    await insert_attempts(tx.conn, [_first_attempt(r) for r in inserted])
+    inserted = [dict(zip(_INPUT, by_id[r["instruction_id"]], strict=True)) for r in inserted_ids]
     # Budget is reserved last: the fund's budget row stays locked only until this transaction commits.
     held = await _holds(tx.conn, inserted)
-    for r in inserted:
-        reason = held.get(r["instruction_id"])
-        status = PaymentStatus.HELD if reason else PaymentStatus.SCHEDULED
-        # Creation is announced once, with the state it starts in (scheduled, or held and why).
-        tx.publish_record(created_record(r, status, now))
-        if metrics is not None:
-            metrics.observe_status(r["fund_code"], status, r["amount"])
     if held:
         await tx.conn.executemany(
             """UPDATE payment_instructions SET status = 'held', held_reason = $2, reserved = false
@@ -103,6 +107,16 @@ async def create_instructions(
         await tx.conn.execute(
             "DELETE FROM payment_attempts WHERE instruction_id = ANY($1::text[]) AND attempt = 1", list(held)
         )
+    # Creation is announced once, with the state it starts in (scheduled, or held and why).
+    await write_created_events(tx, [r["instruction_id"] for r in inserted], now)
+    if metrics is not None:
+        totals: dict[tuple[str, PaymentStatus], tuple[int, Decimal]] = {}
+        for r in inserted:
+            key2 = (r["fund_code"], PaymentStatus.HELD if r["instruction_id"] in held else PaymentStatus.SCHEDULED)
+            count, total = totals.get(key2, (0, Decimal("0.00")))
+            totals[key2] = (count + 1, total + r["amount"])
+        for (fund, status), (count, total) in totals.items():
+            metrics.observe_statuses(fund, status, count, total)
 
 
 async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
@@ -136,6 +150,7 @@ async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
 
 
 def _first_attempt(r: Any) -> tuple[object, ...]:
+    """The first attempt of an instruction row that was held (a new one gets it from _INSERT_NEW)."""
     return _attempt(r, 1)
 
 
@@ -179,7 +194,7 @@ def _change(r: Any, status: PaymentStatus, previous: PaymentStatus | None, reaso
 async def retry_held(tx: Transaction, limit: int = 1000) -> int:
     """Held instructions whose reason is gone (budget raised, receivable closed) become scheduled."""
     rows = await tx.conn.fetch(
-        """SELECT * FROM payment_instructions WHERE status = 'held'
+        """SELECT * FROM payment_instructions WHERE status = 'held' AND held_reason IS NOT NULL
            ORDER BY due_on, instruction_id LIMIT $1 FOR UPDATE SKIP LOCKED""",
         limit,
     )

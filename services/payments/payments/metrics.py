@@ -75,6 +75,11 @@ class PaymentMetrics:
         self.payments.labels(fund_code, status.value).inc()
         self.amount.labels(fund_code, status.value).inc(float(amount))  # a metric sample, not money
 
+    def observe_statuses(self, fund_code: str, status: PaymentStatus, count: int, total: Decimal) -> None:
+        """`count` payments of the fund, `total` yuan together, reached the status."""
+        self.payments.labels(fund_code, status.value).inc(count)
+        self.amount.labels(fund_code, status.value).inc(float(total))  # a metric sample, not money
+
     async def refresh(self, conn: Connection) -> None:
         for r in await conn.fetch("SELECT fund_code, year, budget, reserved, paid FROM fund_budgets"):
             self.budget.labels(r["fund_code"], str(r["year"])).set(float(r["budget"]))
@@ -84,7 +89,8 @@ class PaymentMetrics:
         held = {
             r["held_reason"]: r["n"]
             for r in await conn.fetch(
-                "SELECT held_reason, count(*) AS n FROM payment_instructions WHERE status = 'held' GROUP BY 1"
+                """SELECT held_reason, count(*) AS n FROM payment_instructions
+                   WHERE status = 'held' AND held_reason IS NOT NULL GROUP BY 1"""
             )
         }
         for reason in ("budget", "no_budget", "recovery"):
