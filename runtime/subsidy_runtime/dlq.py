@@ -32,6 +32,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from subsidy_contracts.deadletter import DeadLetter, FailureKind
 from subsidy_contracts.topics import dead_letter_topic
 
+from .settings import idempotent_producer
+
 REPLAYED_FROM_HEADER = "replayed_from_dead_letter"
 REPLAYED_AT_HEADER = "replayed_at"
 
@@ -129,7 +131,10 @@ async def replay(
     """Publishes the selected records to their original topics; returns (record, 'topic:partition:offset')."""
     moment = now or datetime.now(UTC)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="subsidy-dlq-replay"
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=idempotent_producer(),
+        client_id="subsidy-dlq-replay",
     )
     await producer.start()
     try:

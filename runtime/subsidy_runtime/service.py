@@ -70,7 +70,7 @@ class ServiceRuntime:
             settings.kafka_bootstrap_servers,
             client_id=f"{settings.service_name}-{settings.instance_id}",
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=settings.kafka_idempotent_producer,
             linger_ms=settings.kafka_linger_ms,
             max_batch_size=1024 * 1024,
             graceful_timeout=30.0,

@@ -39,7 +39,22 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 2000
     outbox_poll_interval_s: float = Field(default=0.5, description="Fallback poll when no NOTIFY arrives.")
     kafka_linger_ms: int = 5
+    kafka_idempotent_producer: bool = Field(
+        default_factory=lambda: idempotent_producer(),
+        description="False only on the fallback broker (Tansu), which has no idempotent producer; duplicates it "
+        "may then write are absorbed by the consumers' inboxes.",
+    )
 
     @property
     def schema_name(self) -> str:
         return self.db_schema or self.service_name
+
+
+def idempotent_producer() -> bool:
+    """Whether producers ask the broker for idempotence: KAFKA_IDEMPOTENT_PRODUCER if set, else yes unless the
+    stack runs the fallback broker (BROKER_IMPLEMENTATION=tansu, deploy/local/env.sh), which has none. Used by
+    the services' settings and by the tools and simulators that have no settings of their own."""
+    explicit = os.environ.get("KAFKA_IDEMPOTENT_PRODUCER")
+    if explicit is not None:
+        return explicit.strip().lower() not in ("false", "0", "no")
+    return os.environ.get("BROKER_IMPLEMENTATION", "kafka") != "tansu"

@@ -18,12 +18,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import ALL_TOPICS
 from subsidy_runtime.outbox import record_for
+from subsidy_runtime.settings import idempotent_producer
 
 
 async def publish_events(bootstrap: str, events: Sequence[Event], *, concurrency: int = 1) -> None:
     """Publish contract events as a producing service's outbox relay would: topic, key and headers from the
     event. With concurrency > 1, that many sends are in flight at once (for large volumes)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotent_producer(), linger_ms=5
+    )
     await producer.start()
     try:
         for start in range(0, len(events), concurrency):

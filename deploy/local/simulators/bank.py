@@ -63,6 +63,7 @@ from subsidy_contracts.bank import (
 )
 from subsidy_contracts.topics import BANK_BATCHES, BANK_RESULTS
 from subsidy_runtime.outbox import event_headers
+from subsidy_runtime.settings import idempotent_producer
 
 log = logging.getLogger("bank-simulator")
 ROOT = Path(__file__).resolve().parents[3]
@@ -838,7 +839,7 @@ class Bank:
             self.producer = AIOKafkaProducer(
                 bootstrap_servers=self.cfg.kafka_bootstrap,
                 acks="all",
-                enable_idempotence=True,
+                enable_idempotence=idempotent_producer(),
                 max_request_size=8 * 1024 * 1024,
             )
             await self.producer.start()
