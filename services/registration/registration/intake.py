@@ -410,7 +410,8 @@ class _Known:
     enterprises: dict[str, dict[str, Any]] = field(default_factory=dict)  # credit_code -> row
     accounts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     live: dict[str, uuid.UUID] = field(default_factory=dict)  # dedup key -> application id
-    facts: dict[uuid.UUID, list[Any]] = field(default_factory=dict)  # subject -> facts (stored, then new)
+    # subject -> facts: stored (JSON text, orjson.Fragment), then new (dicts in the contract's JSON form)
+    facts: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
 
 
 async def _store(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
@@ -551,10 +552,13 @@ async def _look_up(conn: Connection, candidates: Sequence[Prepared]) -> _Known:
     subjects = [r["id"] for r in (*known.persons.values(), *known.enterprises.values())]
     if subjects:
         for r in await conn.fetch(
-            "SELECT subject_id, payload FROM facts WHERE subject_id = ANY($1::uuid[]) ORDER BY recorded_at, id",
+            "SELECT subject_id, payload::text AS payload FROM facts WHERE subject_id = ANY($1::uuid[])"
+            " ORDER BY recorded_at, id",
             subjects,
         ):
-            known.facts.setdefault(r["subject_id"], []).append(r["payload"])
+            # Stored facts only travel on in events: kept as the JSON text PostgreSQL gives (not parsed here and
+            # serialised again), spliced into the event as they are.
+            known.facts.setdefault(r["subject_id"], []).append(orjson.Fragment(r["payload"]))
     return known
 
 
