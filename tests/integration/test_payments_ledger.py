@@ -374,6 +374,19 @@ async def test_events_built_by_postgres_are_what_the_python_builders_write(pool:
         (created,) = await _events_of(pool, "payments.instruction-created", row["instruction_id"])
         parsed = PaymentInstructionCreated.model_validate_json(created["value"])
         _same_event(created, created_record(row, PaymentStatus.SCHEDULED, parsed.occurred_at))
+    # Held ones are announced held, once: over the budget (gone through one by one; test_budget_exhaustion... has
+    # freed them since) and blocked by a receivable.
+    async with pool.acquire() as conn:
+        others = await conn.fetch(
+            "SELECT * FROM payment_instructions WHERE fund_code = 'small-fund' OR held_reason = 'recovery'"
+        )
+    announced: list[str] = []
+    for row in others:
+        (created,) = await _events_of(pool, "payments.instruction-created", row["instruction_id"])
+        parsed = PaymentInstructionCreated.model_validate_json(created["value"])
+        _same_event(created, created_record(row, parsed.payload.status, parsed.occurred_at))
+        announced.append(f"{row['fund_code']} {parsed.payload.status.value}")
+    assert sorted(announced) == ["big-fund held"] + ["small-fund held"] * 2 + ["small-fund scheduled"] * 2
     # The big one waits for a checker (batched), the small one is sent at once; then the big one is released.
     await _batch_and_send(pool, approval_threshold=Decimal("50000.00"))
     async with pool.acquire() as conn:

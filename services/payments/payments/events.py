@@ -241,6 +241,10 @@ WITH s AS MATERIALIZED (
 SELECT pg_notify($3, '') WHERE EXISTS (SELECT 1 FROM o)"""
 
 
+def created_outbox_columns_sql() -> str:
+    return _outbox_columns_sql(INSTRUCTION_CREATED, _CREATED_PAYLOAD)
+
+
 async def write_created_events(tx: Transaction, instruction_ids: list[str], now: datetime) -> None:
     """PaymentInstructionCreated for these instructions, with their current status (each is an instruction's
     first event: their order among each other does not matter)."""

@@ -15,10 +15,10 @@ from typing import Any
 from subsidy_contracts.eligibility import EntitlementReleased
 from subsidy_contracts.payments import PaymentStatus
 from subsidy_runtime.db import Connection, insert_many
-from subsidy_runtime.outbox import Transaction
+from subsidy_runtime.outbox import Transaction, notify_channel
 
 from . import funds
-from .events import Change, change_from_row, status_record, write_created_events
+from .events import Change, change_from_row, created_outbox_columns_sql, status_record, write_created_events
 from .ids import end_to_end_id, instruction_id
 from .metrics import PaymentMetrics
 
@@ -26,10 +26,13 @@ HELD_BUDGET = "budget"
 HELD_NO_BUDGET = "no_budget"
 HELD_RECOVERY = "recovery"
 
-# One statement per consumer batch: the new instructions (a redelivered instalment conflicts and is skipped)
-# and their first attempts, built from the instructions' own rows. The batch travels as one JSON array of
-# arrays (positions as in _INPUT): PostgreSQL parses it in C, where asyncpg would encode and type-check every
-# element of one array per column.
+# One statement per consumer batch does the usual case whole: the new instructions (a redelivered instalment
+# conflicts and is skipped), their first attempts (built from the instructions' own rows), the budget of each
+# fund and year reserved for all of them at once, and their instruction-created events. Those the caller knows
+# to be blocked by a receivable are inserted held, without an attempt. Where a fund's budget cannot take its
+# whole group, that group is left scheduled, unreserved and unannounced for create_instructions to go through
+# one by one. The batch travels as one JSON array of arrays (positions as in _INPUT): PostgreSQL parses it in
+# C, where asyncpg would encode and type-check every element of one array per column.
 _INPUT = (
     "instruction_id",
     "decision_id",
@@ -43,39 +46,52 @@ _INPUT = (
     "payee",
     "correlation_id",
     "budget_year",
+    "blocked",
 )
-_INSERT_NEW = """
+_INSERT_NEW = f"""
 WITH ins AS (
     INSERT INTO payment_instructions (instruction_id, decision_id, instalment_number, application_id, applicant_id,
-                                      programme_id, fund_code, amount, due_on, payee, status, correlation_id,
-                                      budget_year, reserved, attempt)
+                                      programme_id, fund_code, amount, due_on, payee, status, held_reason,
+                                      correlation_id, budget_year, reserved, attempt)
     SELECT e ->> 0, (e ->> 1)::uuid, (e ->> 2)::int, (e ->> 3)::uuid, (e ->> 4)::uuid, e ->> 5, e ->> 6,
-           (e ->> 7)::numeric, (e ->> 8)::date, e -> 9, 'scheduled', (e ->> 10)::uuid, (e ->> 11)::int, true, 1
+           (e ->> 7)::numeric, (e ->> 8)::date, e -> 9,
+           CASE WHEN (e ->> 12)::boolean THEN 'held' ELSE 'scheduled' END,
+           CASE WHEN (e ->> 12)::boolean THEN '{HELD_RECOVERY}' END,
+           (e ->> 10)::uuid, (e ->> 11)::int, NOT (e ->> 12)::boolean, 1
     FROM jsonb_array_elements($1::jsonb) AS e
     ON CONFLICT DO NOTHING
-    RETURNING instruction_id, payee, fund_code, amount, due_on
+    RETURNING *
 ), att AS (
     INSERT INTO payment_attempts (end_to_end_id, instruction_id, attempt, payee, bank_code, fund_code, amount,
                                   due_on, status)
     SELECT instruction_id, instruction_id, 1, payee, payee ->> 'bank_code', fund_code, amount, due_on, 'ready'
-    FROM ins
+    FROM ins WHERE status = 'scheduled'
+), total AS (
+    SELECT fund_code, budget_year, sum(amount) AS amount FROM ins WHERE status = 'scheduled' GROUP BY 1, 2
+), reserved AS (
+    UPDATE fund_budgets b SET reserved = b.reserved + t.amount FROM total t
+    WHERE b.fund_code = t.fund_code AND b.year = t.budget_year AND b.reserved + b.paid + t.amount <= b.budget
+    RETURNING b.fund_code, b.year
+), s AS MATERIALIZED (
+    SELECT ins.*, gen_random_uuid() AS event_id FROM ins
+    WHERE ins.status = 'held' OR (ins.fund_code, ins.budget_year) IN (SELECT fund_code, year FROM reserved)
+), o AS (
+    INSERT INTO outbox (topic, key, event_type, headers, value) SELECT {created_outbox_columns_sql()} FROM s
 )
-SELECT instruction_id FROM ins"""
+SELECT ins.instruction_id, ins.instruction_id IN (SELECT instruction_id FROM s) AS announced FROM ins"""
 
 
 async def create_instructions(
     tx: Transaction, events: list[EntitlementReleased], metrics: PaymentMetrics | None = None
 ) -> None:
     now = datetime.now(UTC)
-    # Rows are inserted as scheduled with their budget reserved (the usual case); the few that must be held
-    # are corrected below, in the same transaction.
-    by_id: dict[str, tuple[Any, ...]] = {}
+    by_id: dict[str, list[Any]] = {}
     for e in events:
         p = e.payload
         payee = p.payee.model_dump(mode="json")
         for i in p.instalments:
             key = instruction_id(p.decision_id, i.number)
-            by_id[key] = (
+            by_id[key] = [
                 key,
                 p.decision_id,
                 i.number,
@@ -88,27 +104,43 @@ async def create_instructions(
                 payee,
                 e.correlation_id,
                 i.due_on.year,
-            )
+                False,
+            ]
     if not by_id:
         return
+    blocked = await _blocked(tx.conn, {row[4] for row in by_id.values()})
+    if blocked:
+        for row in by_id.values():
+            row[12] = (row[4], row[5]) in blocked
     # The jsonb codec writes the rows (orjson; the Decimal amounts as their text).
-    inserted_ids = await tx.conn.fetch(_INSERT_NEW, list(by_id.values()))
-    if not inserted_ids:
+    result = await tx.conn.fetch(_INSERT_NEW, list(by_id.values()), now.isoformat())
+    if not result:
         return
-    inserted = [dict(zip(_INPUT, by_id[r["instruction_id"]], strict=True)) for r in inserted_ids]
-    # Budget is reserved last: the fund's budget row stays locked only until this transaction commits.
-    held = await _holds(tx.conn, inserted)
-    if held:
-        await tx.conn.executemany(
-            """UPDATE payment_instructions SET status = 'held', held_reason = $2, reserved = false
-               WHERE instruction_id = $1""",
-            list(held.items()),
-        )
-        await tx.conn.execute(
-            "DELETE FROM payment_attempts WHERE instruction_id = ANY($1::text[]) AND attempt = 1", list(held)
-        )
-    # Creation is announced once, with the state it starts in (scheduled, or held and why).
-    await write_created_events(tx, [r["instruction_id"] for r in inserted], now)
+    inserted = [dict(zip(_INPUT, by_id[r["instruction_id"]], strict=True)) for r in result]
+    pending = {p["instruction_id"] for p in result if not p["announced"]}
+    held = {r["instruction_id"]: HELD_RECOVERY for r in inserted if r["blocked"]}
+    if pending:
+        # A fund whose budget could not take its whole group: one by one, in due order, until it is used up.
+        by_budget: dict[tuple[str, int], list[Any]] = defaultdict(list)
+        for r in sorted(inserted, key=lambda r: (r["due_on"], r["instruction_id"])):
+            if r["instruction_id"] in pending:
+                by_budget[(r["fund_code"], r["budget_year"])].append(r)
+        over: dict[str, str] = {}
+        for (fund, year), group in by_budget.items():
+            over.update(await _reserve_one_by_one(tx.conn, fund, year, group))
+        if over:
+            await tx.conn.executemany(
+                """UPDATE payment_instructions SET status = 'held', held_reason = $2, reserved = false
+                   WHERE instruction_id = $1""",
+                list(over.items()),
+            )
+            await tx.conn.execute(
+                "DELETE FROM payment_attempts WHERE instruction_id = ANY($1::text[]) AND attempt = 1", list(over)
+            )
+            held |= over
+        # Creation is announced once, with the state it starts in (scheduled, or held and why).
+        await write_created_events(tx, sorted(pending), now)
+    await tx.conn.execute("SELECT pg_notify($1, '')", notify_channel(tx.schema))  # the relay has records
     if metrics is not None:
         totals: dict[tuple[str, PaymentStatus], tuple[int, Decimal]] = {}
         for r in inserted:
@@ -119,17 +151,34 @@ async def create_instructions(
             metrics.observe_statuses(fund, status, count, total)
 
 
-async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
-    """Instruction id → reason for those that may not be paid now; reserves budget for the others."""
-    held: dict[str, str] = {}
-    blocked = {
+async def _blocked(conn: Connection, applicants: set[Any]) -> set[tuple[Any, str]]:
+    """(payee, programme) pairs an open receivable blocks (追回)."""
+    return {
         (r["payee_id"], r["programme_id"])
         for r in await conn.fetch(
             """SELECT DISTINCT payee_id, programme_id FROM receivables
                WHERE status = 'open' AND blocks_programme AND payee_id = ANY($1::uuid[])""",
-            list({r["applicant_id"] for r in rows}),
+            list(applicants),
         )
     }
+
+
+async def _reserve_one_by_one(conn: Connection, fund: str, year: int, group: list[Any]) -> dict[str, str]:
+    """Reserve budget for each payment of the group in turn; instruction id → reason for those it cannot take."""
+    held: dict[str, str] = {}
+    exists = await conn.fetchval("SELECT 1 FROM fund_budgets WHERE fund_code = $1 AND year = $2", fund, year)
+    for r in group:
+        if not exists:
+            held[r["instruction_id"]] = HELD_NO_BUDGET
+        elif not await funds.reserve(conn, fund, year, r["amount"]):
+            held[r["instruction_id"]] = HELD_BUDGET
+    return held
+
+
+async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
+    """Instruction id → reason for those that may not be paid now; reserves budget for the others."""
+    held: dict[str, str] = {}
+    blocked = await _blocked(conn, {r["applicant_id"] for r in rows})
     by_budget: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for r in sorted(rows, key=lambda r: (r["due_on"], r["instruction_id"])):
         if (r["applicant_id"], r["programme_id"]) in blocked:
@@ -138,14 +187,8 @@ async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
             by_budget[(r["fund_code"], r["budget_year"])].append(r)
     for (fund, year), group in by_budget.items():
         total = sum((r["amount"] for r in group), Decimal("0.00"))
-        if await funds.reserve(conn, fund, year, total):
-            continue
-        exists = await conn.fetchval("SELECT 1 FROM fund_budgets WHERE fund_code = $1 AND year = $2", fund, year)
-        for r in group:  # one by one, in due order, until the budget is used up
-            if not exists:
-                held[r["instruction_id"]] = HELD_NO_BUDGET
-            elif not await funds.reserve(conn, fund, year, r["amount"]):
-                held[r["instruction_id"]] = HELD_BUDGET
+        if not await funds.reserve(conn, fund, year, total):
+            held.update(await _reserve_one_by_one(conn, fund, year, group))
     return held
 
 
