@@ -131,6 +131,8 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
     today = datetime.now(UTC).date()
     raw = make_entitlements(n, today - timedelta(days=1))
     load0 = os.getloadavg()[0]
+    async with pool.acquire() as conn:
+        wal0 = await conn.fetchval("SELECT pg_current_wal_lsn()")
     pg0, cpu0, t0 = _postgres_cpu(), time.process_time(), time.perf_counter()
 
     chunks = [raw[i : i + CONSUMER_BATCH] for i in range(0, len(raw), CONSUMER_BATCH)]
@@ -167,6 +169,7 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
     pg_cpu = _postgres_cpu() - pg0
 
     async with pool.acquire() as conn:
+        wal = await conn.fetchval("SELECT pg_current_wal_lsn() - $1::pg_lsn", wal0)
         totals = await conn.fetchrow(
             """SELECT count(*) AS batches, sum(number_of_transactions) AS transfers, sum(control_sum) AS total,
                       count(*) FILTER (WHERE status = 'sent') AS sent FROM payment_batches"""
@@ -184,6 +187,7 @@ async def run(n: int, workers: int, validate_files: bool) -> dict[str, Any]:
         "seconds_batch_and_write_files": round(t_files - t_created, 2),
         "python_cpu_seconds": round(cpu, 2),
         "postgres_cpu_seconds": round(pg_cpu, 2),
+        "postgres_wal_megabytes": round(float(wal) / 1e6),
         "batches": totals["batches"],
         "batches_sent": totals["sent"],
         "transfers_in_batches": int(totals["transfers"] or 0),

@@ -286,15 +286,21 @@ async def test_bank_results_move_money_once_and_leave_breaks(pool: asyncpg.Pool)
     assert len(settled_events) == 1
 
     # The rejected payment is re-issued to a corrected account: a new attempt and EndToEndId, same instruction.
+    first_account = events[1].payload.payee.model_dump(mode="json")
+    corrected = account().model_dump(mode="json")
     async with transaction(pool) as tx:
-        result = await instructions.reissue(tx, ids[1], account().model_dump(mode="json"), datetime.now(UTC))
+        result = await instructions.reissue(tx, ids[1], corrected, datetime.now(UTC))
     assert result["end_to_end_id"] == ids[1] + "R02"
     formed = await _batch_and_send(pool)
     async with pool.acquire() as conn:
         attempts = await conn.fetch(
-            "SELECT end_to_end_id, status FROM payment_attempts WHERE instruction_id = $1 ORDER BY attempt", ids[1]
+            """SELECT a.end_to_end_id, a.status, coalesce(a.payee, i.payee) AS payee FROM payment_attempts a
+               JOIN payment_instructions i USING (instruction_id) WHERE instruction_id = $1 ORDER BY a.attempt""",
+            ids[1],
         )
     assert [(a["end_to_end_id"], a["status"]) for a in attempts] == [(ids[1], "failed"), (ids[1] + "R02", "sent")]
+    # Each attempt still pays the account it was made for (the first one's copy is taken before the re-issue).
+    assert [a["payee"] for a in attempts] == [first_account, corrected]
 
 
 async def test_big_batches_wait_for_a_checker_and_can_be_cancelled(pool: asyncpg.Pool) -> None:
@@ -404,7 +410,8 @@ async def test_events_built_by_postgres_are_what_the_python_builders_write(pool:
         attempts = {
             r["instruction_id"]: r
             for r in await conn.fetch(
-                """SELECT a.*, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.correlation_id,
+                """SELECT a.*, coalesce(a.payee, i.payee) AS payee, i.decision_id, i.application_id, i.applicant_id,
+                          i.programme_id, i.correlation_id,
                           i.instalment_number FROM payment_attempts a JOIN payment_instructions i USING (instruction_id)
                    WHERE i.instruction_id = ANY($1::text[])""",
                 [big["instruction_id"], small["instruction_id"]],

@@ -146,7 +146,7 @@ def _payment(row: Any, attempts: list[Any]) -> dict[str, Any]:
                 "status": a["status"],
                 "batch_id": a["batch_id"],
                 "reason_code": a["reason_code"],
-                "payee_account_masked": mask_account(a["payee"]["account_number"]),
+                "payee_account_masked": mask_account((a["payee"] or row["payee"])["account_number"]),
             }
             for a in attempts
         ],

@@ -36,10 +36,11 @@ from .settings import BankChannel, PaymentsSettings
 SYSTEM = "system"
 # What a bank file (or Kafka batch) needs of each payment; the status events are built by PostgreSQL (_mark).
 _ATTEMPT_ROWS = """
-    SELECT a.end_to_end_id, a.amount, a.bank_code, a.fund_code, a.payee ->> 'holder_name' AS holder_name,
-           a.payee ->> 'account_number' AS account_number, a.payee ->> 'bank_code' AS payee_bank_code,
-           a.payee ->> 'bank_name' AS bank_name, i.instruction_id, i.programme_id, i.instalment_number
-    FROM payment_attempts a JOIN payment_instructions i USING (instruction_id)"""
+    SELECT a.end_to_end_id, a.amount, a.bank_code, a.fund_code, p.payee ->> 'holder_name' AS holder_name,
+           p.payee ->> 'account_number' AS account_number, p.payee ->> 'bank_code' AS payee_bank_code,
+           p.payee ->> 'bank_name' AS bank_name, i.instruction_id, i.programme_id, i.instalment_number
+    FROM payment_attempts a JOIN payment_instructions i USING (instruction_id),
+         LATERAL (SELECT coalesce(a.payee, i.payee) AS payee) p"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +174,15 @@ WITH t AS (
     UPDATE payment_attempts a SET status = t.state, batch_id = t.batch_id, updated_at = $3
     FROM t WHERE a.end_to_end_id = t.e2e
     RETURNING a.instruction_id, a.end_to_end_id, a.attempt, a.amount, a.status, a.batch_id,
-              a.payee ->> 'account_number' AS account_number, t.previous AS previous_status
+              a.payee ->> 'account_number' AS attempt_account, t.previous AS previous_status
 ), i AS (
     UPDATE payment_instructions i SET status = a.status, updated_at = $3
     FROM a WHERE i.instruction_id = a.instruction_id
     RETURNING i.instruction_id, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code,
-              i.correlation_id
+              i.correlation_id, i.payee ->> 'account_number' AS instruction_account
 ), s AS MATERIALIZED (
     SELECT a.*, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code, i.correlation_id,
-           gen_random_uuid() AS event_id
+           coalesce(a.attempt_account, i.instruction_account) AS account_number, gen_random_uuid() AS event_id
     FROM a JOIN i USING (instruction_id)
 ), o AS (
     INSERT INTO outbox (topic, key, event_type, headers, value) SELECT {status_outbox_columns_sql()} FROM s

@@ -27,7 +27,8 @@ HELD_NO_BUDGET = "no_budget"
 HELD_RECOVERY = "recovery"
 
 # One statement per consumer batch does the usual case whole: the new instructions (a redelivered instalment
-# conflicts and is skipped), their first attempts (built from the instructions' own rows), the budget of each
+# conflicts and is skipped), their first attempts (built from the instructions' own rows; the payee is the
+# instruction's, not copied: see migration 0005), the budget of each
 # fund and year reserved for all of them at once, and their instruction-created events. Those the caller knows
 # to be blocked by a receivable are inserted held, without an attempt. Where a fund's budget cannot take its
 # whole group, that group is left scheduled, unreserved and unannounced for create_instructions to go through
@@ -64,7 +65,7 @@ WITH ins AS (
 ), att AS (
     INSERT INTO payment_attempts (end_to_end_id, instruction_id, attempt, payee, bank_code, fund_code, amount,
                                   due_on, status)
-    SELECT instruction_id, instruction_id, 1, payee, payee ->> 'bank_code', fund_code, amount, due_on, 'ready'
+    SELECT instruction_id, instruction_id, 1, NULL, payee ->> 'bank_code', fund_code, amount, due_on, 'ready'
     FROM ins WHERE status = 'scheduled'
 ), total AS (
     SELECT fund_code, budget_year, sum(amount) AS amount FROM ins WHERE status = 'scheduled' GROUP BY 1, 2
@@ -289,6 +290,12 @@ async def reissue(tx: Transaction, instruction: str, payee: dict[str, Any], now:
             now,
         )
     attempt = row["attempt"] + 1
+    # Attempts that pay "the instruction's account" (payee NULL) keep the account they paid.
+    await tx.conn.execute(
+        "UPDATE payment_attempts SET payee = $2::jsonb WHERE instruction_id = $1 AND payee IS NULL",
+        instruction,
+        row["payee"],
+    )
     await tx.conn.execute(
         """UPDATE payment_instructions SET status = 'scheduled', attempt = $2, payee = $3::jsonb,
                failure_code = NULL, failure_text = NULL, updated_at = $4 WHERE instruction_id = $1""",

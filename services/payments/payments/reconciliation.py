@@ -112,7 +112,7 @@ async def apply_bank_report(
     rows: dict[str, Any] = {
         r["end_to_end_id"]: r
         for r in await conn.fetch(
-            """SELECT a.end_to_end_id, a.attempt, a.payee, a.amount, a.status AS attempt_status, a.batch_id,
+            """SELECT a.end_to_end_id, a.attempt, coalesce(a.payee, i.payee) AS payee, a.amount, a.status AS attempt_status, a.batch_id,
                       i.instruction_id, i.decision_id, i.application_id, i.applicant_id, i.programme_id,
                       i.fund_code, i.correlation_id, i.budget_year, i.attempt AS current_attempt
                FROM payment_attempts a JOIN payment_instructions i USING (instruction_id)
