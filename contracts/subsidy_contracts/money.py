@@ -1,5 +1,6 @@
 """Money on the wire: yuan with exactly two decimals (fen), carried as a JSON string, never a float."""
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -9,8 +10,13 @@ FEN = Decimal("0.01")
 MONEY_PATTERN = r"^-?\d{1,13}(\.\d{1,2})?$"
 
 
+_PLAIN_FEN = re.compile(r"-?\d{1,13}\.\d\d")
+
+
 def parse_money(value: Any) -> Decimal:
     """Accept a decimal string, an int or a Decimal; refuse floats and sub-fen precision."""
+    if type(value) is str and _PLAIN_FEN.fullmatch(value):
+        return Decimal(value)  # the usual "1128.00": already exact to the fen (what quantize would return)
     if isinstance(value, bool | float):
         raise ValueError('money must be a decimal string such as "1128.00", not a binary float')
     if isinstance(value, int):

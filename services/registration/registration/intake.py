@@ -467,7 +467,7 @@ async def _store(conn: Connection, schema: str, batch: Batch) -> list[RecordResu
                             incoming.digest,
                             result.status.value,
                             result.application_id,
-                            [e.model_dump() for e in result.errors],
+                            _errors_json(result.errors),
                             batch.batch_id,
                             now,
                         )
@@ -594,16 +594,18 @@ class _Writes:
                     "application.submit" if result.status is IntakeStatus.ACCEPTED else "intake.record",
                     "application",
                     str(result.application_id) if result.application_id else None,
-                    {
-                        "batch_id": batch.batch_id,
-                        "source_reference": result.source_reference,
-                        "status": result.status.value,
-                        "errors": [e.field for e in result.errors],
-                    },
+                    _json(
+                        {
+                            "batch_id": batch.batch_id,
+                            "source_reference": result.source_reference,
+                            "status": result.status.value,
+                            "errors": [e.field for e in result.errors],
+                        }
+                    ),
                 )
             )
         counts = _counts(results)
-        self.audit.append((caller.id, batch.request_id, "intake.batch", "intake_batch", batch.batch_id, counts))
+        self.audit.append((caller.id, batch.request_id, "intake.batch", "intake_batch", batch.batch_id, _json(counts)))
         if batch.publish_results:
             for result in results:
                 self.outbox.append(_result_record(caller, batch.batch_id, result, now))
@@ -649,7 +651,7 @@ class _Writes:
                 conn,
                 "outbox",
                 OUTBOX_COLUMNS,
-                [(r.topic, r.key, r.event_type, r.headers, r.value) for r in self.outbox],
+                [(r.topic, r.key, r.event_type, _json(r.headers), r.value) for r in self.outbox],
             )
             await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
@@ -775,7 +777,7 @@ def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: da
     for fact in facts:
         subject = subject_ids[fact["subject_id"]]
         known.facts.setdefault(subject, []).append(fact)
-        w.facts.append((fact_ids.pop(), subject, fact["kind"], fact, caller.id))
+        w.facts.append((fact_ids.pop(), subject, fact["kind"], _json(fact), caller.id))
 
     known.live[key] = application_id
     contacts = _contacts_json(app, applicant_row, beneficiary_row)
@@ -829,8 +831,8 @@ def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: da
             None,
             p.digest,
             app.commitment,
-            proxy,
-            contacts,
+            _json(proxy) if proxy is not None else None,
+            _json(contacts),
             "submitted",
             key,
             correlation_id,
@@ -1075,8 +1077,8 @@ async def _copy_upsert(
 ) -> int:
     """COPY into a staging table, then INSERT … SELECT … [ON CONFLICT] into the table: the rows inserted.
 
-    JSON columns are staged as text and cast back: asyncpg's COPY is binary and has no binary jsonb encoder
-    (the pool's JSON codecs are text codecs)."""
+    JSON columns come as JSON text (`_json`), staged as text and cast back: asyncpg's COPY is binary and has no
+    binary jsonb encoder (the pool's JSON codecs are text codecs)."""
     if not rows:
         return 0
     stage = f"intake_stage_{table}"
@@ -1084,9 +1086,6 @@ async def _copy_upsert(
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {staged} FROM {table} WITH NO DATA"
     )
-    json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
-    if json_at:
-        rows = [_json_as_text(row, json_at) for row in rows]
     await conn.copy_records_to_table(stage, columns=list(columns), records=rows)
     names = ", ".join(columns)
     select = ", ".join(f"{c}::jsonb" if c in JSON_COLUMNS else c for c in columns)
@@ -1094,9 +1093,10 @@ async def _copy_upsert(
     return int(status.split()[-1])
 
 
-def _json_as_text(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
-    values = list(row)
-    for i in positions:
-        if values[i] is not None:
-            values[i] = orjson.dumps(values[i]).decode()
-    return tuple(values)
+def _json(value: Any) -> str:
+    """The JSON text of a jsonb column's value, made when its row is (not by rebuilding every row later)."""
+    return orjson.dumps(value).decode()
+
+
+def _errors_json(errors: list[IntakeError]) -> str:
+    return _json([e.model_dump() for e in errors]) if errors else "[]"
