@@ -134,6 +134,8 @@ def test_within_a_batch_persons_enterprises_and_accounts_are_registered_once_and
     assert results[3].errors[0].field == "person.name"
     assert len(writes.persons) == 2
     assert len(writes.enterprises) == 1
+    assert len(writes.person_links) == 2
+    assert len(writes.enterprise_links) == 1  # one link row per person or enterprise, not per record
     assert len(writes.accounts) == 1
     assert len(writes.applications) == 2
     assert len(writes.outbox) == 2

@@ -412,6 +412,7 @@ class _Known:
     live: dict[str, uuid.UUID] = field(default_factory=dict)  # dedup key -> application id
     # subject -> facts: stored (JSON text, orjson.Fragment), then new (dicts in the contract's JSON form)
     facts: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
+    linked: set[uuid.UUID] = field(default_factory=set)  # persons and enterprises linked to the integration
 
 
 async def _store(conn: Connection, schema: str, batch: Batch) -> list[RecordResult]:
@@ -444,6 +445,7 @@ async def _store(conn: Connection, schema: str, batch: Batch) -> list[RecordResu
         and r.source_reference not in submitted
     ]
     known = await _look_up(conn, candidates)
+    await _look_up_links(conn, caller.id, known)
 
     results: list[RecordResult] = []
     seen: dict[str, tuple[str, RecordResult]] = {}
@@ -560,6 +562,24 @@ async def _look_up(conn: Connection, candidates: Sequence[Prepared]) -> _Known:
             # serialised again), spliced into the event as they are.
             known.facts.setdefault(r["subject_id"], []).append(orjson.Fragment(r["payload"]))
     return known
+
+
+async def _look_up_links(conn: Connection, integration_id: str, known: _Known) -> None:
+    """Which stored persons and enterprises the integration is already linked to: no link row is staged for them
+    (a host unit's interns would stage one per record, each then refused by ON CONFLICT)."""
+    persons = [r["id"] for r in known.persons.values()]
+    enterprises = [r["id"] for r in known.enterprises.values()]
+    if not persons and not enterprises:
+        return
+    for r in await conn.fetch(
+        """SELECT person_id AS id FROM person_links WHERE integration_id = $1 AND person_id = ANY($2::uuid[])
+           UNION ALL
+           SELECT enterprise_id FROM enterprise_links WHERE integration_id = $1 AND enterprise_id = ANY($3::uuid[])""",
+        integration_id,
+        persons,
+        enterprises,
+    ):
+        known.linked.add(r["id"])
 
 
 def _stored_applicant(p: Prepared, known: _Known) -> dict[str, Any] | None:
@@ -763,10 +783,10 @@ def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: da
         assert enterprise_row is not None
         known.enterprises[enterprise_row["credit_code"]] = enterprise_row
         w.enterprises.append((*tuple(enterprise_row[c] for c in ENTERPRISE_COLUMNS[:-1]), caller.id))
-    if person_row is not None:
-        w.person_links.append((person_row["id"], caller.id))
-    if enterprise_row is not None:
-        w.enterprise_links.append((enterprise_row["id"], caller.id))
+    for linked_row, links in ((person_row, w.person_links), (enterprise_row, w.enterprise_links)):
+        if linked_row is not None and linked_row["id"] not in known.linked:
+            links.append((linked_row["id"], caller.id))
+            known.linked.add(linked_row["id"])
     if new_account:
         account_row["id"] = account_id
         known.accounts[account_key] = account_row
