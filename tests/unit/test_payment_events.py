@@ -76,3 +76,12 @@ def test_status_changed_json_is_the_contract() -> None:
     assert event.payload.amount == Decimal("0.01")
     assert orjson.loads(record.value)["payload"]["amount"] == "0.01"
     assert event.payload.changed_at == NOW
+
+
+def test_instruction_id_is_the_unpadded_base32_of_the_decision() -> None:
+    import base64
+
+    for decision in [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), *(uuid.uuid4() for _ in range(2000))]:
+        expected = base64.b32encode(decision.bytes).decode().rstrip("=")
+        assert instruction_id(decision, 7) == expected + "007"
+        assert len(instruction_id(decision, 999)) == 29

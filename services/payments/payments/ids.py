@@ -8,14 +8,20 @@ EndToEndId's 35).
 
 from __future__ import annotations
 
-import base64
 import uuid
+
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648, as base64.b32encode
+_PAIRS = [a + b for a in _BASE32 for b in _BASE32]  # ten bits at a time
+_SHIFTS = range(120, -1, -10)
 
 
 def instruction_id(decision_id: uuid.UUID, instalment_number: int) -> str:
     if not 1 <= instalment_number <= 999:
         raise ValueError("instalment number must be 1..999")
-    return base64.b32encode(decision_id.bytes).decode().rstrip("=") + f"{instalment_number:03d}"
+    # base64.b32encode(decision_id.bytes) without its padding: the 128 bits and two zero bits make 26 characters.
+    # (b32encode is pure Python and was a tenth of the payments benchmark's Python time.)
+    bits = decision_id.int << 2
+    return "".join([_PAIRS[(bits >> shift) & 1023] for shift in _SHIFTS]) + f"{instalment_number:03d}"
 
 
 def end_to_end_id(instruction: str, attempt: int) -> str:
