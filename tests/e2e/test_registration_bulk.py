@@ -297,3 +297,43 @@ async def test_import_command_is_idempotent_on_rerun(platform: Stack, tmp_path: 
     )
     # The imported applications reach eligibility through the running service's outbox relay.
     await wait_decided(platform, list(accepted.values())[:5])
+
+
+async def test_import_command_with_two_workers_splits_the_file_by_applicant(platform: Stack, tmp_path: Path) -> None:
+    good = records(30)  # two interns per host unit
+    repeated = good[4]  # sent again later in the file, unchanged: the first answer again
+    changed = {**good[7], "application": {**good[7]["application"], "commitment": True}}  # same reference
+    path = tmp_path / "intake.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in [*good, repeated, changed]))
+    env = {
+        **os.environ,
+        "DATABASE_URL": platform.dsn("registration"),
+        "INTEGRATIONS_FILE": str(INTEGRATIONS),
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "registration.cli", "import", str(path), "--integration", SX.key_id]
+    command += ["--results", "--workers", "2"]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, check=True, timeout=300)
+    summary = orjson.loads(done.stderr[done.stderr.index(b"{") :])
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert summary["records"] == 32, summary
+    assert summary["accepted"] == 30, summary
+    assert summary["already_accepted"] == 1, summary
+    assert summary["refused"] == 1, summary
+    assert len(lines) == 32
+    by_ref: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_ref.setdefault(line["source_reference"], []).append(line)
+    # A repeated reference was answered in file order, by the part that holds all its records.
+    assert [r["status"] for r in by_ref[repeated["source_reference"]]] == ["accepted", "already_accepted"]
+    assert [r["status"] for r in by_ref[changed["source_reference"]]] == ["accepted", "rejected"]
+    refs = [r["source_reference"] for r in good]
+    assert (
+        await scalar(platform, "SELECT count(*) FROM registration.applications WHERE source_reference = ANY($1)", refs)
+        == 30
+    )
+    # Each host unit once, linked once, whichever worker registered it.
+    codes = list({r["enterprise"]["credit_code"] for r in good})
+    assert await scalar(
+        platform, "SELECT count(*) FROM registration.enterprises WHERE credit_code = ANY($1)", codes
+    ) == len(codes)
