@@ -177,7 +177,7 @@ WITH t AS (
               a.payee ->> 'account_number' AS attempt_account, t.previous AS previous_status
 ), i AS (
     UPDATE payment_instructions i SET status = a.status, updated_at = $3
-    FROM a WHERE i.instruction_id = a.instruction_id
+    FROM a WHERE i.instruction_id = a.instruction_id AND i.instruction_id = ANY($5::text[])
     RETURNING i.instruction_id, i.decision_id, i.application_id, i.applicant_id, i.programme_id, i.fund_code,
               i.correlation_id, i.payee ->> 'account_number' AS instruction_account
 ), s AS MATERIALIZED (
@@ -200,7 +200,10 @@ async def _mark(tx: Transaction, marks: list[tuple[str, str, PaymentStatus, list
         if rows
     ]
     if batches:
-        await tx.conn.execute(_MARK, batches, now.isoformat(), now, notify_channel(tx.schema))
+        # The instruction ids again as an array: their index finds them (a join with the attempts' JSON-estimated
+        # rows would have PostgreSQL read the whole instruction table while it is under a few million rows).
+        instructions = [r["instruction_id"] for _, _, _, rows in marks for r in rows]
+        await tx.conn.execute(_MARK, batches, now.isoformat(), now, notify_channel(tx.schema), instructions)
 
 
 async def release_batch(
