@@ -78,13 +78,14 @@ def render_readme() -> str:
         "",
         "## Topics",
         "",
-        "| Topic | Partitions | Key | Retention (days) | Events | Description |",
-        "|---|---:|---|---:|---|---|",
+        "| Topic | Partitions | Key | Retention (days) | Largest record | Events | Description |",
+        "|---|---:|---|---:|---:|---|---|",
     ]
     for t in ALL_TOPICS:
         events = ", ".join(f"`{e.type_name()}` v{e.version()}" for e in t.events) or "—"
         lines.append(
-            f"| `{t.name}` | {t.partitions} | {t.key} | {t.retention_days} | {events} | {_cell(t.description)} |"
+            f"| `{t.name}` | {t.partitions} | {t.key} | {t.retention_days} | {_largest_record(t)} | {events} "
+            f"| {_cell(t.description)} |"
         )
     lines += [
         "",
@@ -109,6 +110,11 @@ def render_readme() -> str:
         f"| `{IntakeBatch.__module__}.{IntakeBatch.__qualname__}` | `registration.intake.v1` |"
     )
     return "\n".join(lines) + "\n"
+
+
+def _largest_record(topic: Topic) -> str:
+    limit = topic.config.get("max.message.bytes")
+    return f"{int(limit) // (1024 * 1024)} MiB" if limit else "1 MiB (broker default)"
 
 
 def _cell(text: str) -> str:

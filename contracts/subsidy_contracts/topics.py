@@ -20,6 +20,11 @@ from .registration import ApplicationSubmitted, ApplicationWithdrawn
 
 SERVICES = ("registration", "eligibility", "payments", "notifications")
 
+# An intake batch may hold 1,000 records (IntakeBatch): a few MB, more than Kafka's 1 MiB default. Failure topics
+# carry a whole original record (a dead letter quotes it), so they allow more still.
+INTAKE_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+FAILURE_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -48,6 +53,7 @@ INTAKE = Topic(
     key="integration id",
     description="Signed batches of intake records pushed by provincial platforms (contract: IntakeBatch).",
     retention_days=14,
+    config={"max.message.bytes": str(INTAKE_MAX_MESSAGE_BYTES)},
 )
 INTAKE_RESULTS = Topic(
     "registration.intake-results.v1",
@@ -103,6 +109,7 @@ def dead_letter_topic(service: str) -> Topic:
         key="original record key",
         description=f"Records {service} could not process, with the reason (contract: DeadLetter).",
         retention_days=30,
+        config={"max.message.bytes": str(FAILURE_MAX_MESSAGE_BYTES)},
     )
 
 
@@ -112,6 +119,7 @@ def retry_topic(service: str) -> Topic:
         3,
         key="original record key",
         description=f"Records {service} will try again after a delay (headers carry attempt and due time).",
+        config={"max.message.bytes": str(FAILURE_MAX_MESSAGE_BYTES)},
     )
 
 

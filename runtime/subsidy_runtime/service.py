@@ -34,7 +34,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from subsidy_contracts.deadletter import DeadLetter
 from subsidy_contracts.envelope import Event
-from subsidy_contracts.topics import Topic, dead_letter_topic, retry_topic
+from subsidy_contracts.topics import FAILURE_MAX_MESSAGE_BYTES, Topic, dead_letter_topic, retry_topic
 
 from .auth import IntegrationRegistry, RateLimiter
 from .consumer import EventConsumer, Handler, RetryRouter, event_union
@@ -73,6 +73,8 @@ class ServiceRuntime:
             enable_idempotence=settings.kafka_idempotent_producer,
             linger_ms=settings.kafka_linger_ms,
             max_batch_size=1024 * 1024,
+            # a dead letter quotes the whole original record, which may be an 8 MiB intake batch
+            max_request_size=FAILURE_MAX_MESSAGE_BYTES,
             graceful_timeout=30.0,
             # FastStream's own records go through the platform's JSON pipeline (see logging.py).
             logger=logging.getLogger("faststream.kafka"),

@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from bench.registration_import import intake_records
-from subsidy_contracts.topics import INTAKE, INTAKE_RESULTS, dead_letter_topic
+from subsidy_contracts.topics import INTAKE, INTAKE_MAX_MESSAGE_BYTES, INTAKE_RESULTS, dead_letter_topic
 from subsidy_runtime.auth import IntegrationRegistry, signed_headers
 from tests.conftest import Stack
 
@@ -47,7 +47,9 @@ def signed_batch(batch: dict[str, Any], key: Any = SX, *, nonce: str | None = No
 
 
 async def push(stack: Stack, body: bytes, headers: dict[str, str], key: str = SX.id) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.bootstrap, acks="all", max_request_size=INTAKE_MAX_MESSAGE_BYTES
+    )
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -230,6 +232,29 @@ async def test_same_applicant_programme_and_period_is_a_duplicate(platform: Stac
     assert result["status"] == "duplicate_application", result
     assert result["application_id"] == original["application_id"]
     assert "application" in _errors(result)
+
+
+async def test_a_full_batch_larger_than_kafkas_default_limit_is_taken(platform: Stack) -> None:
+    """A batch of the 1,000 records the contract allows is several MB: the intake topic takes it, and a forged one
+    of that size still reaches the dead-letter topic (which quotes it whole)."""
+    batch: dict[str, Any] = {"batch_id": f"full-{uuid.uuid4().hex[:8]}", "records": records(1000)}
+    body, headers = signed_batch(batch)
+    assert len(body) > 1024 * 1024  # more than Kafka's default message.max.bytes
+    await push(platform, body, headers)
+    results = await results_for(platform, batch["batch_id"], 1000, timeout_s=240)
+    assert {r["status"] for r in results.values()} == {"accepted"}
+    refs = [r["source_reference"] for r in batch["records"]]
+    stored = await scalar(
+        platform, "SELECT count(*) FROM registration.applications WHERE source_reference = ANY($1)", refs
+    )
+    assert stored == 1000
+
+    forged: dict[str, Any] = {"batch_id": f"forged-full-{uuid.uuid4().hex[:8]}", "records": records(1000)}
+    body, headers = signed_batch(forged)
+    headers["X-Signature"] = signed_batch({"batch_id": "other", "records": []})[1]["X-Signature"]
+    await push(platform, body, headers)
+    letter = await dead_letter_of(platform, body, timeout_s=120)
+    assert "signature does not match" in letter["reason"]
 
 
 async def test_bad_batches_go_to_the_dead_letter_topic(platform: Stack) -> None:

@@ -19,8 +19,9 @@ From any Kafka client, e.g. kcat (the file is sent as one message, byte for byte
          -H X-Timestamp=<unix seconds> -H X-Nonce=<nonce> -H X-Signature=<base64 HMAC-SHA256(secret, canonical)> \
          batch.json
 
-A Kafka record is at most the broker's message.max.bytes (1 MiB by default): about 400 records of the
-internship kind per batch.
+A Kafka record on this topic may be up to 8 MiB (the topic's max.message.bytes, INTAKE_MAX_MESSAGE_BYTES), room
+for a full batch of 1,000 records of any kind (about 2.6 KB each for internship applications). Producers must
+allow such requests themselves: kcat `-X message.max.bytes=8388608`, aiokafka `max_request_size=8388608`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from subsidy_contracts.deadletter import FailureKind
-from subsidy_contracts.topics import INTAKE
+from subsidy_contracts.topics import INTAKE, INTAKE_MAX_MESSAGE_BYTES
 from subsidy_runtime.auth import AuthError, Integration, claim_nonce, verify
 from subsidy_runtime.consumer import Delivery, EventConsumer, _DeadLetterCause
 from subsidy_runtime.db import is_transient
@@ -85,6 +86,7 @@ class IntakeConsumer(EventConsumer[Any]):
             group_id=self.group_id,
             batch=True,
             max_records=self.max_records,
+            max_partition_fetch_bytes=INTAKE_MAX_MESSAGE_BYTES,
             batch_timeout_ms=settings.consumer_batch_timeout_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
