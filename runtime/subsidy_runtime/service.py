@@ -37,7 +37,7 @@ from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import FAILURE_MAX_MESSAGE_BYTES, Topic, dead_letter_topic, retry_topic
 
 from .auth import IntegrationRegistry, RateLimiter
-from .consumer import EventConsumer, Handler, RetryRouter, event_union
+from .consumer import EventConsumer, Handler, RetryRouter, UncheckedArguments, event_union
 from .db import create_pool
 from .logging import configure_logging, get_logger
 from .metrics import ServiceMetrics
@@ -71,6 +71,7 @@ class ServiceRuntime:
             client_id=f"{settings.service_name}-{settings.instance_id}",
             acks="all",
             enable_idempotence=settings.kafka_idempotent_producer,
+            serializer=UncheckedArguments(),
             linger_ms=settings.kafka_linger_ms,
             max_batch_size=1024 * 1024,
             # a dead letter quotes the whole original record, which may be an 8 MiB intake batch
