@@ -57,7 +57,7 @@ from subsidy_contracts.eligibility import (
     RulePackRef,
 )
 from subsidy_runtime.db import create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 from subsidy_runtime.outbox import Transaction
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -219,8 +219,7 @@ async def main() -> None:
         await migrate(
             admin,
             schema,
-            load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
-            + load_migrations("notifications.migrations"),
+            service_migrations("notifications.migrations"),
         )
         pool = await create_pool(
             args.dsn, schema=schema, application_name="bench-notifications", max_size=args.workers + 2

@@ -23,8 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,8 +38,9 @@ from payments.settings import PaymentsSettings
 from subsidy_contracts.common import AccountKind, PayeeAccount
 from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
 from subsidy_runtime.db import create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 from subsidy_runtime.outbox import Transaction
+from subsidy_runtime.outbox import transaction as outbox_transaction
 from subsidy_runtime.provision import provision
 
 SCHEMA = "pbench"
@@ -88,12 +88,8 @@ def make_entitlements(n: int, due: date, seed: int = 1) -> list[bytes]:
     return out
 
 
-@asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Transaction]:
-    async with pool.acquire() as conn, conn.transaction():
-        tx = Transaction(conn, SCHEMA)
-        yield tx
-        await tx.flush()
+def transaction(pool: asyncpg.Pool) -> AbstractAsyncContextManager[Transaction]:
+    return outbox_transaction(pool, SCHEMA)
 
 
 async def prepare(admin_dsn: str, database: str) -> asyncpg.Pool:
@@ -111,7 +107,7 @@ async def prepare(admin_dsn: str, database: str) -> asyncpg.Pool:
         await migrate(
             conn,
             SCHEMA,
-            load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-") + load_migrations("payments.migrations"),
+            service_migrations("payments.migrations"),
         )
         await funds.seed_funds(conn, [FUND | {"budgets": {date.today().year: "9999999999999.00"}}])
     return pool

@@ -38,6 +38,12 @@ def load_migrations(package: str, prefix: str = "") -> list[Migration]:
     ]
 
 
+def service_migrations(package: str) -> list[Migration]:
+    """What a service's schema needs: the runtime's plumbing tables (outbox, inbox, dead letters, audit ...),
+    then the service's own migrations from `package`."""
+    return load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-") + load_migrations(package)
+
+
 class MigrationError(RuntimeError):
     pass
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +115,15 @@ class Transaction:
     async def flush(self) -> None:
         staged, self.staged = self.staged, []
         await write_outbox(self.conn, self.schema, staged)
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool, schema: str) -> AsyncIterator[Transaction]:
+    """A transaction on a pooled connection whose published events are written to the outbox when it commits."""
+    async with pool.acquire() as conn, conn.transaction():
+        tx = Transaction(conn, schema)
+        yield tx
+        await tx.flush()
 
 
 Publish = Callable[[OutboxRecord], Awaitable[Any]]

@@ -41,8 +41,9 @@ from .consumer import EventConsumer, Handler, RetryRouter, UncheckedArguments, e
 from .db import create_pool
 from .logging import configure_logging, get_logger
 from .metrics import ServiceMetrics
-from .migrations import load_migrations, migrate
+from .migrations import migrate, service_migrations
 from .outbox import OutboxRecord, OutboxRelay, Transaction
+from .outbox import transaction as outbox_transaction
 from .problems import FieldError, Problem, ProblemDetail, install_problem_handlers
 from .settings import ServiceSettings
 
@@ -168,10 +169,8 @@ class ServiceRuntime:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A transaction whose published events are written to the outbox when it commits."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            tx = Transaction(conn, self.settings.schema_name)
+        async with outbox_transaction(self.pool, self.settings.schema_name) as tx:
             yield tx
-            await tx.flush()
 
     async def start(self) -> None:
         s = self.settings
@@ -184,12 +183,7 @@ class ServiceRuntime:
             max_size=s.db_pool_max_size,
         )
         async with self._pool.acquire() as conn:
-            await migrate(
-                conn,
-                s.schema_name,
-                load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
-                + load_migrations(self.migrations_package),
-            )
+            await migrate(conn, s.schema_name, service_migrations(self.migrations_package))
         for fn in self._on_start:
             await fn()
         self._relay = OutboxRelay(

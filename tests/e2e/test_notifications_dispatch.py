@@ -24,7 +24,7 @@ from notifications.policy import Backoff, ManualClock, QuietHours, RateLimit
 from notifications.settings import DEFAULT_SIGNATURES
 from notifications.store import store_drafts
 from subsidy_runtime.db import create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 from subsidy_runtime.outbox import Transaction
 from tests.conftest import Stack
 
@@ -49,8 +49,7 @@ async def pool(infra: Stack) -> AsyncIterator[asyncpg.Pool]:
     await migrate(
         admin,
         schema,
-        load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
-        + load_migrations("notifications.migrations"),
+        service_migrations("notifications.migrations"),
     )
     p = await create_pool(infra.admin_dsn, schema=schema, application_name="notifications-clock-test")
     try:

@@ -17,7 +17,7 @@ from registration import intake
 from subsidy_contracts.intake import IntakeStatus
 from subsidy_runtime.auth import IntegrationRegistry
 from subsidy_runtime.db import create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 from tests.conftest import Stack
 
 pytestmark = [pytest.mark.e2e]
@@ -36,8 +36,7 @@ async def test_a_person_registered_meanwhile_makes_the_batch_run_again(
             await migrate(
                 conn,
                 "registration",
-                load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
-                + load_migrations("registration.migrations"),
+                service_migrations("registration.migrations"),
             )
         raws = list(intake_records(3, seed=secrets.randbelow(10**9), units=1, prefix=f"race{uuid.uuid4().hex[:6]}"))
         person = raws[1]["person"]

@@ -11,7 +11,7 @@ import pytest
 
 from notifications.inbox import sequence_inbox
 from subsidy_runtime.db import Connection, create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 from subsidy_runtime.provision import provision
 from tests.conftest import Stack
 
@@ -28,8 +28,7 @@ async def pool(infra: Stack) -> AsyncIterator[asyncpg.Pool]:
         await migrate(
             conn,
             SCHEMA,
-            load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
-            + load_migrations("notifications.migrations"),
+            service_migrations("notifications.migrations"),
         )
     yield pool
     await pool.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,8 +27,9 @@ from subsidy_contracts.common import AccountKind, PayeeAccount
 from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
 from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatus, PaymentStatusChanged
 from subsidy_runtime.db import create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 from subsidy_runtime.outbox import OutboxRecord, Transaction
+from subsidy_runtime.outbox import transaction as outbox_transaction
 from subsidy_runtime.provision import provision
 from tests.conftest import Stack
 
@@ -66,19 +67,15 @@ async def pool(infra: Stack) -> AsyncIterator[asyncpg.Pool]:
         await migrate(
             conn,
             SCHEMA,
-            load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-") + load_migrations("payments.migrations"),
+            service_migrations("payments.migrations"),
         )
         await funds.seed_funds(conn, FUNDS)
     yield pool
     await pool.close()
 
 
-@asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Transaction]:
-    async with pool.acquire() as conn, conn.transaction():
-        tx = Transaction(conn, SCHEMA)
-        yield tx
-        await tx.flush()
+def transaction(pool: asyncpg.Pool) -> AbstractAsyncContextManager[Transaction]:
+    return outbox_transaction(pool, SCHEMA)
 
 
 def settings(**overrides: Any) -> PaymentsSettings:

@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from subsidy_contracts.registration import ApplicationWithdrawn, ApplicationWithdrawnPayload
 from subsidy_contracts.topics import Topic, dead_letter_topic, retry_topic
-from subsidy_runtime.migrations import Migration, MigrationError, load_migrations, migrate
+from subsidy_runtime.migrations import Migration, MigrationError, migrate, service_migrations
 from subsidy_runtime.outbox import OutboxRecord, OutboxRelay, Transaction
 from subsidy_runtime.provision import provision
 from subsidy_runtime.service import ServiceRuntime
@@ -279,9 +279,7 @@ async def test_migrations_rerun_is_a_no_op_and_an_edited_migration_is_refused(
     rtest: tuple[ServiceRuntime, Behaviour],
 ) -> None:
     runtime, _ = rtest
-    migrations = load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-") + load_migrations(
-        "tests.integration.rtest_sql"
-    )
+    migrations = service_migrations("tests.integration.rtest_sql")
     async with runtime.pool.acquire() as conn:
         assert await migrate(conn, "rtest", migrations) == []
         edited = [*migrations[:-1], Migration(migrations[-1].version, migrations[-1].sql + "\n-- edited\n")]

@@ -43,7 +43,7 @@ import orjson
 from subsidy_contracts.intake import IntakeError, IntakeStatus
 from subsidy_runtime.auth import Integration, IntegrationRegistry
 from subsidy_runtime.db import create_pool
-from subsidy_runtime.migrations import load_migrations, migrate
+from subsidy_runtime.migrations import migrate, service_migrations
 
 from .intake import Batch, Incoming, RecordResult, gc_paused, may_hold_nul, prepare, store
 from .settings import RegistrationSettings
@@ -184,8 +184,7 @@ async def _migrate(settings: RegistrationSettings) -> None:
         await migrate(
             conn,
             settings.schema_name,
-            load_migrations("subsidy_runtime.plumbing_sql", prefix="runtime-")
-            + load_migrations("registration.migrations"),
+            service_migrations("registration.migrations"),
         )
     finally:
         await conn.close()
