@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from subsidy_contracts.common import PayeeAccount
+from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
 from subsidy_contracts.envelope import Event
 from subsidy_contracts.topics import ALL_TOPICS
 from subsidy_runtime.outbox import record_for
@@ -180,3 +183,30 @@ async def assert_exactly_once(
         "messages": len(messages),
         "statuses": dict(statuses),
     }
+
+
+def released_entitlement(
+    *,
+    programme_id: str,
+    fund_code: str,
+    payee: PayeeAccount,
+    amounts: Sequence[Decimal],
+    due_on: date,
+) -> EntitlementReleased:
+    """An entitlement released for payment, as eligibility publishes it: one instalment per amount."""
+    applicant = uuid.uuid4()
+    return EntitlementReleased.create(
+        EntitlementReleasedPayload(
+            decision_id=uuid.uuid4(),
+            application_id=uuid.uuid4(),
+            applicant_id=applicant,
+            programme_id=programme_id,
+            fund_code=fund_code,
+            payee=payee,
+            instalments=[Instalment(number=n, amount=a, due_on=due_on) for n, a in enumerate(amounts, 1)],
+            released_at=datetime.now(UTC),
+        ),
+        producer="eligibility",
+        subject_key=str(applicant),
+        correlation_id=uuid.uuid4(),
+    )

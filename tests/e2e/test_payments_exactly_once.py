@@ -24,11 +24,11 @@ from stdnum import luhn
 
 from payments.ids import instruction_id
 from subsidy_contracts.common import AccountKind, PayeeAccount
-from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
+from subsidy_contracts.eligibility import EntitlementReleased
 from subsidy_contracts.topics import PAYMENTS
 from subsidy_runtime.auth import IntegrationRegistry, signed_headers
 from tests.conftest import Stack
-from tests.e2e.invariants import events_by_type, publish_events, read_topic
+from tests.e2e.invariants import events_by_type, publish_events, read_topic, released_entitlement
 
 pytestmark = [pytest.mark.e2e]
 EVENTS = 5_000
@@ -49,31 +49,19 @@ def _card(rng: random.Random) -> str:
 
 
 def _entitlement(rng: random.Random, due: date) -> EntitlementReleased:
-    applicant = uuid.uuid4()
-    return EntitlementReleased.create(
-        EntitlementReleasedPayload(
-            decision_id=uuid.uuid4(),
-            application_id=uuid.uuid4(),
-            applicant_id=applicant,
-            programme_id="hn.on-the-job-training-subsidy",
-            fund_code=FUND,
-            payee=PayeeAccount(
-                account_id=uuid.uuid4(),
-                kind=AccountKind.SOCIAL_SECURITY_CARD,
-                holder_name="李四",
-                account_number=_card(rng),
-                bank_code="102551000015",
-                bank_name="中国工商银行长沙分行",
-            ),
-            instalments=[
-                Instalment(number=n, amount=Decimal(rng.randrange(10_000, 200_000)) / 100, due_on=due)
-                for n in range(1, INSTALMENTS + 1)
-            ],
-            released_at=datetime.now(UTC),
+    return released_entitlement(
+        programme_id="hn.on-the-job-training-subsidy",
+        fund_code=FUND,
+        payee=PayeeAccount(
+            account_id=uuid.uuid4(),
+            kind=AccountKind.SOCIAL_SECURITY_CARD,
+            holder_name="李四",
+            account_number=_card(rng),
+            bank_code="102551000015",
+            bank_name="中国工商银行长沙分行",
         ),
-        producer="eligibility",
-        subject_key=str(applicant),
-        correlation_id=uuid.uuid4(),
+        amounts=[Decimal(rng.randrange(10_000, 200_000)) / 100 for _ in range(INSTALMENTS)],
+        due_on=due,
     )
 
 

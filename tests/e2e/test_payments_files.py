@@ -25,10 +25,10 @@ from stdnum import luhn
 from payments.ids import end_to_end_id, instruction_id
 from payments.iso20022.schemas import validate
 from subsidy_contracts.common import AccountKind, PayeeAccount
-from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
+from subsidy_contracts.eligibility import EntitlementReleased
 from subsidy_runtime.auth import IntegrationRegistry, signed_headers
 from tests.conftest import Stack
-from tests.e2e.invariants import publish_events
+from tests.e2e.invariants import publish_events, released_entitlement
 
 pytestmark = [pytest.mark.e2e]
 FILE_BANK = "104161000015"
@@ -45,30 +45,19 @@ def _card(suffix: str) -> str:
 
 
 def _entitlement(account: str, amount: str) -> EntitlementReleased:
-    applicant = uuid.uuid4()
-    return EntitlementReleased.create(
-        EntitlementReleasedPayload(
-            decision_id=uuid.uuid4(),
-            application_id=uuid.uuid4(),
-            applicant_id=applicant,
-            programme_id="sx.internship-subsidy",
-            fund_code="employment-subsidy-fund",
-            payee=PayeeAccount(
-                account_id=uuid.uuid4(),
-                kind=AccountKind.SOCIAL_SECURITY_CARD,
-                holder_name="赵六",
-                account_number=account,
-                bank_code=FILE_BANK,
-                bank_name="中国银行太原分行",
-            ),
-            instalments=[
-                Instalment(number=1, amount=Decimal(amount), due_on=datetime.now(UTC).date() - timedelta(days=1))
-            ],
-            released_at=datetime.now(UTC),
+    return released_entitlement(
+        programme_id="sx.internship-subsidy",
+        fund_code="employment-subsidy-fund",
+        payee=PayeeAccount(
+            account_id=uuid.uuid4(),
+            kind=AccountKind.SOCIAL_SECURITY_CARD,
+            holder_name="赵六",
+            account_number=account,
+            bank_code=FILE_BANK,
+            bank_name="中国银行太原分行",
         ),
-        producer="eligibility",
-        subject_key=str(applicant),
-        correlation_id=uuid.uuid4(),
+        amounts=[Decimal(amount)],
+        due_on=datetime.now(UTC).date() - timedelta(days=1),
     )
 
 
