@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +83,7 @@ def _assert_problem(status: int, headers: dict[str, str], body: dict[str, Any], 
 
 
 def _person(**overrides: Any) -> dict[str, Any]:
-    rng = __import__("random").Random()
+    rng = random.Random()
     person = data.intern(rng)
     return {
         "id_number": person.id_number,
@@ -220,9 +222,9 @@ async def test_another_integrations_records_and_other_jurisdictions_are_invisibl
     changsha = RegistrationClient(platform.url("registration"), "changsha-city")
     taiyuan = RegistrationClient(platform.url("registration"), "taiyuan-city")
     try:
-        rng = __import__("random").Random()
+        rng = random.Random()
         hn_region = "430102"
-        birth = __import__("datetime").date(1995, 5, 5)
+        birth = date(1995, 5, 5)
         ident = data.resident_id(rng, hn_region, birth, female=True)
         person = await changsha.register_person(
             id_number=ident, name=data.name_for(ident), region_code=hn_region, mobile=data.mobile(rng)
@@ -279,9 +281,9 @@ async def test_another_integrations_records_and_other_jurisdictions_are_invisibl
 async def test_an_application_outside_the_callers_jurisdiction_is_refused(platform: Stack) -> None:
     changsha = RegistrationClient(platform.url("registration"), "changsha-city")
     try:
-        rng = __import__("random").Random()
+        rng = random.Random()
         region = "430102"
-        ident = data.resident_id(rng, region, __import__("datetime").date(1998, 3, 3), female=False)
+        ident = data.resident_id(rng, region, date(1998, 3, 3), female=False)
         person = await changsha.register_person(
             id_number=ident, name=data.name_for(ident), region_code=region, mobile=data.mobile(rng)
         )
