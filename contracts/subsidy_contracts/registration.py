@@ -1,4 +1,4 @@
-"""Events registration publishes about applications."""
+"""Events registration publishes about applications and payee accounts."""
 
 from __future__ import annotations
 
@@ -50,3 +50,19 @@ class ApplicationWithdrawn(Event):
     event_type: Literal["registration.application-withdrawn"] = "registration.application-withdrawn"
     schema_version: Literal[1] = 1
     payload: ApplicationWithdrawnPayload
+
+
+class PayeeAccountRegisteredPayload(ContractModel):
+    """A payee account registration stored for the first time (registering the same owner, kind and account
+    number again announces nothing). An owner may hold several accounts; the newest of a kind is the one the
+    owner now wants to be paid to, e.g. after a bank rejected the old one as closed."""
+
+    owner_id: uuid.UUID = Field(description="Person (social-security-card account) or enterprise (basic account).")
+    account: PayeeAccount
+    registered_at: AwareDatetime
+
+
+class PayeeAccountRegistered(Event):
+    event_type: Literal["registration.payee-account-registered"] = "registration.payee-account-registered"
+    schema_version: Literal[1] = 1
+    payload: PayeeAccountRegisteredPayload

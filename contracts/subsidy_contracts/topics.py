@@ -16,7 +16,7 @@ from .envelope import Event
 from .intake import IntakeResult
 from .notifications import MessageSent
 from .payments import PaymentInstructionCreated, PaymentStatusChanged, ReceivableOpened
-from .registration import ApplicationSubmitted, ApplicationWithdrawn
+from .registration import ApplicationSubmitted, ApplicationWithdrawn, PayeeAccountRegistered
 
 SERVICES = ("registration", "eligibility", "payments", "notifications")
 
@@ -46,6 +46,13 @@ APPLICATIONS = Topic(
     key="applicant id",
     description="Applications submitted and withdrawn.",
     events=(ApplicationSubmitted, ApplicationWithdrawn),
+)
+PAYEE_ACCOUNTS = Topic(
+    "registration.payee-accounts.v1",
+    12,
+    key="owner id",
+    description="Payee accounts registered for the first time (payments re-issues failed payments to them).",
+    events=(PayeeAccountRegistered,),
 )
 INTAKE = Topic(
     "registration.intake.v1",
@@ -123,7 +130,16 @@ def retry_topic(service: str) -> Topic:
     )
 
 
-DOMAIN_TOPICS = (APPLICATIONS, INTAKE_RESULTS, DECISIONS, PAYMENTS, BANK_BATCHES, BANK_RESULTS, MESSAGES)
+DOMAIN_TOPICS = (
+    APPLICATIONS,
+    PAYEE_ACCOUNTS,
+    INTAKE_RESULTS,
+    DECISIONS,
+    PAYMENTS,
+    BANK_BATCHES,
+    BANK_RESULTS,
+    MESSAGES,
+)
 FAILURE_TOPICS = tuple(t for s in SERVICES for t in (dead_letter_topic(s), retry_topic(s)))
 ALL_TOPICS: tuple[Topic, ...] = (*DOMAIN_TOPICS, INTAKE, *FAILURE_TOPICS)
 EVENT_CLASSES: dict[str, type[Event]] = {e.type_name(): e for t in DOMAIN_TOPICS for e in t.events}

@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 
 from subsidy_contracts import schemas
-from subsidy_contracts.topics import ALL_TOPICS, APPLICATIONS, DECISIONS, MESSAGES, PAYMENTS, SERVICES, Topic
+from subsidy_contracts.topics import (
+    ALL_TOPICS,
+    APPLICATIONS,
+    DECISIONS,
+    MESSAGES,
+    PAYEE_ACCOUNTS,
+    PAYMENTS,
+    SERVICES,
+    Topic,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "docs" / "tools" / "generate.py"
@@ -38,9 +47,9 @@ generate = _load_generator()
 
 # (topics it consumes, topics it publishes): at least these; the registry is the source of the names.
 EXPECTED: dict[str, tuple[tuple[Topic, ...], tuple[Topic, ...]]] = {
-    "registration": ((DECISIONS, PAYMENTS, MESSAGES), (APPLICATIONS,)),
+    "registration": ((DECISIONS, PAYMENTS, MESSAGES), (APPLICATIONS, PAYEE_ACCOUNTS)),
     "eligibility": ((APPLICATIONS,), (DECISIONS,)),
-    "payments": ((DECISIONS,), (PAYMENTS,)),
+    "payments": ((DECISIONS, PAYEE_ACCOUNTS), (PAYMENTS,)),
     "notifications": ((APPLICATIONS, DECISIONS), (MESSAGES,)),
 }
 EVENT_NAMES = {cls.__name__: cls for t in ALL_TOPICS for cls in t.events}

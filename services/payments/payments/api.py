@@ -23,7 +23,7 @@ from subsidy_runtime.service import ServiceRuntime
 
 from . import batching, instructions
 from .events import PRODUCER
-from .metrics import PaymentMetrics
+from .metrics import REISSUE_CASEWORKER, PaymentMetrics
 from .settings import PaymentsSettings
 
 router = APIRouter(prefix="/v1")
@@ -207,6 +207,7 @@ async def reissue_payment(
 ) -> dict[str, Any]:
     async with _runtime(request).transaction() as tx:
         result = await _reissue(tx, instruction_id, body, caller)
+    _metrics(request).reissues.labels(REISSUE_CASEWORKER).inc()
     return result
 
 
@@ -476,6 +477,7 @@ async def reissue_from_break(
             raise _conflict("the break names no payment of ours", "该差错没有对应的支付")
         result = await _reissue(tx, instruction, body, caller)
         row = await _close_break(tx, break_id, "resolved", resolution=f"re-issued as {result['end_to_end_id']}")
+    _metrics(request).reissues.labels(REISSUE_CASEWORKER).inc()
     return _break(row) | {"reissue": result}
 
 

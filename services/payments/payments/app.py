@@ -10,12 +10,13 @@ from pathlib import Path
 
 from subsidy_contracts.bank import PaymentResults
 from subsidy_contracts.eligibility import EntitlementReleased
-from subsidy_contracts.topics import BANK_BATCHES, BANK_RESULTS, DECISIONS, PAYMENTS
+from subsidy_contracts.registration import PayeeAccountRegistered
+from subsidy_contracts.topics import BANK_BATCHES, BANK_RESULTS, DECISIONS, PAYEE_ACCOUNTS, PAYMENTS
 from subsidy_runtime.logging import get_logger
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
 
-from . import batching, funds, reconciliation
+from . import account_changes, batching, funds, reconciliation
 from .api import router
 from .instructions import create_instructions, retry_held
 from .iso20022.model import InvalidMessage
@@ -46,6 +47,12 @@ async def seed_funds() -> None:
 async def on_entitlements(tx: Transaction, events: list[EntitlementReleased]) -> None:
     """One payment instruction per released instalment, whatever is redelivered."""
     await create_instructions(tx, events, metrics=metrics)
+
+
+@runtime.consumer(PAYEE_ACCOUNTS, events=[PayeeAccountRegistered], name="payee-accounts")
+async def on_payee_accounts(tx: Transaction, events: list[PayeeAccountRegistered]) -> None:
+    """A newly registered account re-issues the owner's payments that failed because of the old one."""
+    await account_changes.apply_account_changes(tx, events, metrics=metrics)
 
 
 @runtime.consumer(BANK_RESULTS, events=[PaymentResults], name="bank-results")

@@ -274,9 +274,12 @@ REISSUABLE = ("failed", "returned", "scheduled")
 CANCELLABLE = ("scheduled", "held", "failed", "returned")
 
 
-async def reissue(tx: Transaction, instruction: str, payee: dict[str, Any], now: datetime) -> dict[str, Any]:
+async def reissue(
+    tx: Transaction, instruction: str, payee: dict[str, Any], now: datetime, reason_code: str = "reissue"
+) -> dict[str, Any]:
     """Pay a failed or returned instalment again (or a scheduled one to a corrected account): a new attempt with
-    its own EndToEndId and the corrected account; the old attempt stays as the bank knows it."""
+    its own EndToEndId and the corrected account; the old attempt stays as the bank knows it. `reason_code` goes
+    on the status-changed event ("reissue" for a caseworker's, "account-corrected" for an automatic one)."""
     row = await tx.conn.fetchrow("SELECT * FROM payment_instructions WHERE instruction_id = $1 FOR UPDATE", instruction)
     if row is None:
         raise LookupError(instruction)
@@ -307,7 +310,7 @@ async def reissue(tx: Transaction, instruction: str, payee: dict[str, Any], now:
     updated = dict(row) | {"attempt": attempt, "payee": payee}
     await insert_attempts(tx.conn, [_attempt(updated, attempt)])
     tx.publish_record(
-        status_record(_change(updated, PaymentStatus.SCHEDULED, PaymentStatus(row["status"]), "reissue"), now)
+        status_record(_change(updated, PaymentStatus.SCHEDULED, PaymentStatus(row["status"]), reason_code), now)
     )
     return {"instruction_id": instruction, "attempt": attempt, "end_to_end_id": end_to_end_id(instruction, attempt)}
 

@@ -14,6 +14,10 @@ from subsidy_runtime.db import Connection
 
 # ISO 20022 reasons banks give most (account closed, blocked, name mismatch, duplicate, deceased), and ours.
 KNOWN_FAILURE_CODES = ("AC04", "AC06", "BE01", "AM05", "MD07", "unknown")
+# Why a payment was re-issued: a caseworker over HTTP, or a newly registered payee account (account_changes.py).
+REISSUE_CASEWORKER = "caseworker"
+REISSUE_ACCOUNT_CORRECTED = "account-corrected"
+REISSUE_REASONS = (REISSUE_CASEWORKER, REISSUE_ACCOUNT_CORRECTED)
 
 
 class PaymentMetrics:
@@ -36,6 +40,14 @@ class PaymentMetrics:
         )
         for code in KNOWN_FAILURE_CODES:  # present from the start, so the first failure is a visible increase
             self.failures.labels(code)
+        self.reissues = Counter(
+            "subsidy_payment_reissues",
+            "Failed or returned payments paid again to a corrected account (a new attempt), by what triggered it.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in REISSUE_REASONS:
+            self.reissues.labels(reason)
         self.batches = Counter(
             "subsidy_payment_batches", "Bank batches by what happened to them.", ["status"], registry=r
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from subsidy_contracts.eligibility import DecisionMade, DecisionRevised, EntitlementReleased, PublicNoticeEnded
 from subsidy_contracts.notifications import MessageSent
 from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatusChanged
-from subsidy_contracts.topics import APPLICATIONS, DECISIONS, INTAKE_RESULTS, MESSAGES, PAYMENTS
+from subsidy_contracts.topics import APPLICATIONS, DECISIONS, INTAKE_RESULTS, MESSAGES, PAYEE_ACCOUNTS, PAYMENTS
 from subsidy_runtime.business_metrics import SqlGauge, register_sql_gauges
 from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.service import ServiceRuntime
@@ -23,6 +23,7 @@ runtime = ServiceRuntime(
     description="Persons, enterprises, facts, payee accounts and applications pushed in by provincial platforms.",
 )
 runtime.produces(APPLICATIONS)
+runtime.produces(PAYEE_ACCOUNTS)
 runtime.produces(INTAKE_RESULTS)
 register_sql_gauges(
     runtime,

@@ -46,8 +46,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 from subsidy_contracts.common import AccountKind, ApplicantKind, Proxy
 from subsidy_contracts.facts import Fact
 from subsidy_contracts.intake import IntakeError, IntakeResult, IntakeResultPayload, IntakeStatus
-from subsidy_contracts.registration import ApplicationSubmitted
-from subsidy_contracts.topics import APPLICATIONS, INTAKE_RESULTS
+from subsidy_contracts.registration import ApplicationSubmitted, PayeeAccountRegistered
+from subsidy_contracts.topics import APPLICATIONS, INTAKE_RESULTS, PAYEE_ACCOUNTS
 from subsidy_runtime.auth import Integration
 from subsidy_runtime.db import Connection
 from subsidy_runtime.outbox import JSON, OutboxRecord, event_headers, notify_channel
@@ -601,6 +601,8 @@ class _Writes:
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     result_rows: list[tuple[Any, ...]] = field(default_factory=list)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    # payee-account-registered, one per new account: written only once the accounts are known to be new
+    account_outbox: list[OutboxRecord] = field(default_factory=list)
 
     async def flush(
         self, conn: Connection, schema: str, batch: Batch, results: list[RecordResult], now: datetime
@@ -650,6 +652,7 @@ class _Writes:
         )
         if taken != len(self.accounts):
             raise ConcurrentWrite("a payee account of the batch was registered meanwhile")
+        self.outbox.extend(self.account_outbox)
         # No conflict clause: the unique indexes (source reference, one live application per applicant, programme
         # and period) raise on a concurrent HTTP submission, and the batch runs again.
         await _copy(conn, "applications", APPLICATION_COLUMNS, self.applications)
@@ -750,7 +753,7 @@ def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: da
                 )
             ],
         )
-    application_id, event_id, correlation_id, account_id, *fact_ids = new_ids(4 + len(app.facts))
+    application_id, event_id, correlation_id, account_id, account_event_id, *fact_ids = new_ids(5 + len(app.facts))
     account_key = (str(applicant_id), p.account.kind.value, p.account_number)
     account_row = known.accounts.get(account_key)
     new_account = account_row is None
@@ -791,6 +794,7 @@ def _accept(p: Prepared, known: _Known, w: _Writes, caller: Integration, now: da
         account_row["id"] = account_id
         known.accounts[account_key] = account_row
         w.accounts.append((*tuple(account_row[c] for c in ACCOUNT_COLUMNS[:-1]), caller.id))
+        w.account_outbox.append(_account_record(account_row, account_event_id, correlation_id, now))
     subjects = [applicant_id] + ([beneficiary_row["id"]] if beneficiary_row else [])
     context = [f for s in subjects for f in known.facts.get(s, [])]
     subject_ids = {str(s): s for s in subjects}  # facts were checked to be about these (check_fact_subjects)
@@ -972,6 +976,55 @@ def _submitted_record(
             "producer": PRODUCER,
         },
         event_type=SUBMITTED,
+    )
+
+
+ACCOUNT_REGISTERED = PayeeAccountRegistered.type_name()
+ACCOUNT_REGISTERED_VERSION = PayeeAccountRegistered.version()
+
+
+def _account_record(
+    row: dict[str, Any], event_id: uuid.UUID, correlation_id: uuid.UUID, occurred_at: datetime
+) -> OutboxRecord:
+    """PayeeAccountRegistered for a new account row (as usecases.payee_account_registered), in its JSON form; it
+    shares the correlation id of the application the record submits."""
+    owner, stamp = str(row["owner_id"]), _json_time(occurred_at)
+    event_id_text, correlation_text = str(event_id), str(correlation_id)
+    document = {
+        "event_id": event_id_text,
+        "event_type": ACCOUNT_REGISTERED,
+        "schema_version": ACCOUNT_REGISTERED_VERSION,
+        "occurred_at": stamp,
+        "producer": PRODUCER,
+        "correlation_id": correlation_text,
+        "causation_id": None,
+        "subject_key": owner,
+        "payload": {
+            "owner_id": owner,
+            "account": {
+                "account_id": str(row["id"]),
+                "kind": row["kind"],
+                "holder_name": row["holder_name"],
+                "account_number": row["account_number"],
+                "bank_code": row["bank_code"],
+                "bank_name": row["bank_name"],
+            },
+            "registered_at": stamp,
+        },
+    }
+    return OutboxRecord(
+        topic=PAYEE_ACCOUNTS.name,
+        key=owner,
+        value=orjson.dumps(document).decode(),
+        headers={  # as subsidy_runtime.outbox.event_headers
+            "content-type": JSON,
+            "event_type": ACCOUNT_REGISTERED,
+            "schema_version": str(ACCOUNT_REGISTERED_VERSION),
+            "event_id": event_id_text,
+            "correlation_id": correlation_text,
+            "producer": PRODUCER,
+        },
+        event_type=ACCOUNT_REGISTERED,
     )
 
 

@@ -29,6 +29,8 @@ from subsidy_contracts.registration import (
     ApplicationSubmittedPayload,
     ApplicationWithdrawn,
     ApplicationWithdrawnPayload,
+    PayeeAccountRegistered,
+    PayeeAccountRegisteredPayload,
 )
 from subsidy_runtime.auth import Integration
 from subsidy_runtime.masking import mask_account, mask_mobile
@@ -177,7 +179,15 @@ async def register_enterprise(tx: Transaction, body: EnterpriseIn, caller: Integ
 
 
 # ----------------------------------------------------------------------------------------------- accounts
-async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: Integration) -> PayeeAccountOut:
+async def register_payee_account(
+    tx: Transaction,
+    body: PayeeAccountIn,
+    caller: Integration,
+    correlation_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> PayeeAccountOut:
+    """Store the account once per (owner, kind, number); a new one is announced (payee-account-registered), so that
+    payments can re-issue what failed on the owner's previous account."""
     number = validation.check_account_number(body.kind, body.account_number, body.bank_code)
     if body.kind is AccountKind.SOCIAL_SECURITY_CARD:
         owner = await tx.conn.fetchrow(
@@ -226,6 +236,8 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: 
         number,
     )
     assert existing is not None
+    if row is not None:
+        tx.publish(payee_account_registered(existing, correlation_id or uuid.uuid4(), now or datetime.now(UTC)))
     return PayeeAccountOut(
         account_id=existing["id"],
         owner_id=existing["owner_id"],
@@ -235,6 +247,28 @@ async def register_payee_account(tx: Transaction, body: PayeeAccountIn, caller: 
         bank_code=existing["bank_code"],
         bank_name=existing["bank_name"],
         created=row is not None,
+    )
+
+
+def payee_account_registered(row: Any, correlation_id: uuid.UUID, now: datetime) -> PayeeAccountRegistered:
+    """The event announcing a newly stored payee_accounts row, keyed by its owner."""
+    return PayeeAccountRegistered.create(
+        PayeeAccountRegisteredPayload(
+            owner_id=row["owner_id"],
+            account=PayeeAccount(
+                account_id=row["id"],
+                kind=row["kind"],
+                holder_name=row["holder_name"],
+                account_number=row["account_number"],
+                bank_code=row["bank_code"],
+                bank_name=row["bank_name"],
+            ),
+            registered_at=now,
+        ),
+        producer=PRODUCER,
+        subject_key=str(row["owner_id"]),
+        correlation_id=correlation_id,
+        occurred_at=now,
     )
 
 

@@ -165,7 +165,9 @@ async def register_payee_account(
     body: PayeeAccountIn, request: Request, response: Response, caller: CallerDep
 ) -> PayeeAccountOut:
     async def work(tx: Transaction) -> PayeeAccountOut:
-        out = await usecases.register_payee_account(tx, body, caller)
+        out = await usecases.register_payee_account(
+            tx, body, caller, correlation_id=_uuid_or_new(request.state.correlation_id)
+        )
         await _audit(tx, request, caller, "payee_account.register", "payee_account", out.account_id)
         return out
 
