@@ -17,7 +17,8 @@ from registration import intake
 from registration.domain import identity
 from registration.domain.errors import InvalidField
 from subsidy_contracts.intake import IntakeStatus
-from subsidy_contracts.registration import ApplicationSubmitted
+from subsidy_contracts.registration import ApplicationSubmitted, PayeeAccountRegistered
+from subsidy_contracts.topics import PAYEE_ACCOUNTS
 from subsidy_runtime.auth import IntegrationRegistry
 from subsidy_runtime.outbox import event_headers
 
@@ -159,6 +160,30 @@ def test_application_submitted_events_match_the_contract_and_carry_earlier_facts
     assert first.payload.beneficiary is not None
     assert first.payload.beneficiary.id_number_masked.count("*") == 10
     assert uuid.UUID(str(first.payload.application_id))
+
+
+def test_each_new_payee_account_is_announced_once_as_the_contract_serialises_it() -> None:
+    first, second = record(0), record(1)  # two interns of the same host unit: one enterprise account
+    _, writes = _accept_all([first, second])
+    assert len(writes.accounts) == 1
+    (outbox,) = writes.account_outbox
+    event = PayeeAccountRegistered.model_validate_json(outbox.value)
+    assert orjson.loads(outbox.value) == event.model_dump(mode="json")
+    assert outbox.headers == event_headers(event)
+    assert (outbox.topic, outbox.key, outbox.event_type) == (PAYEE_ACCOUNTS.name, event.subject_key, event.event_type)
+    row = dict(zip(intake.ACCOUNT_COLUMNS, writes.accounts[0], strict=True))
+    assert event.subject_key == str(row["owner_id"]) == str(event.payload.owner_id)
+    account = event.payload.account
+    assert (account.account_id, account.kind.value, account.account_number) == (
+        row["id"],
+        row["kind"],
+        row["account_number"],
+    )
+    submitted = ApplicationSubmitted.model_validate_json(writes.outbox[0].value)
+    assert submitted.payload.payee == account
+    assert event.correlation_id == submitted.correlation_id  # the same business flow as the application
+    # Staged apart from the applications' events: flush writes them only once the accounts are known to be new.
+    assert [r.topic for r in writes.outbox] == ["registration.applications.v1"] * 2
 
 
 def test_events_of_a_person_applicant_with_guardian_proxy_and_contacts_match_the_contract() -> None:

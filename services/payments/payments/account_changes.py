@@ -98,7 +98,9 @@ async def apply_account_changes(
         breaks.setdefault(b["end_to_end_id"], []).append(b)
 
     reissued: list[dict[str, Any]] = []
-    for event in events:  # in the order registration stored the accounts: the newest account wins
+    # In the order registration stored the accounts: the first correction after a failure re-issues it (the next
+    # finds it scheduled), whether the two come in one batch or in two.
+    for event in events:
         account = event.payload.account
         payee = account.model_dump(mode="json")
         for r in candidates.get(event.payload.owner_id, []):
