@@ -192,9 +192,11 @@ def released_entitlement(
     payee: PayeeAccount,
     amounts: Sequence[Decimal],
     due_on: date,
+    applicant: uuid.UUID | None = None,
 ) -> EntitlementReleased:
-    """An entitlement released for payment, as eligibility publishes it: one instalment per amount."""
-    applicant = uuid.uuid4()
+    """An entitlement released for payment, as eligibility publishes it: one instalment per amount (to a new
+    applicant unless one is given)."""
+    applicant = applicant or uuid.uuid4()
     return EntitlementReleased.create(
         EntitlementReleasedPayload(
             decision_id=uuid.uuid4(),

@@ -24,7 +24,7 @@ from payments.iso20022.model import PaymentReport
 from payments.metrics import PaymentMetrics
 from payments.settings import PaymentsSettings
 from subsidy_contracts.common import AccountKind, PayeeAccount
-from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
+from subsidy_contracts.eligibility import EntitlementReleased
 from subsidy_contracts.payments import PaymentStatusChanged
 from subsidy_contracts.registration import PayeeAccountRegistered, PayeeAccountRegisteredPayload
 from subsidy_runtime.db import create_pool
@@ -33,6 +33,7 @@ from subsidy_runtime.outbox import Transaction
 from subsidy_runtime.outbox import transaction as outbox_transaction
 from subsidy_runtime.provision import provision
 from tests.conftest import Stack
+from tests.e2e.invariants import released_entitlement
 
 pytestmark = [pytest.mark.infra]
 SCHEMA = "pacct"
@@ -83,20 +84,13 @@ def account(kind: AccountKind = AccountKind.SOCIAL_SECURITY_CARD, number: str | 
 
 
 def entitlement(owner: uuid.UUID, payee: PayeeAccount, amount: str = "1000.00") -> EntitlementReleased:
-    return EntitlementReleased.create(
-        EntitlementReleasedPayload(
-            decision_id=uuid.uuid4(),
-            application_id=uuid.uuid4(),
-            applicant_id=owner,
-            programme_id=PROGRAMME,
-            fund_code=FUND,
-            payee=payee,
-            instalments=[Instalment(number=1, amount=Decimal(amount), due_on=TODAY - timedelta(days=1))],
-            released_at=datetime.now(UTC),
-        ),
-        producer="eligibility",
-        subject_key=str(owner),
-        correlation_id=uuid.uuid4(),
+    return released_entitlement(
+        programme_id=PROGRAMME,
+        fund_code=FUND,
+        payee=payee,
+        amounts=[Decimal(amount)],
+        due_on=TODAY - timedelta(days=1),
+        applicant=owner,
     )
 
 

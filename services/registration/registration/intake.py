@@ -951,12 +951,36 @@ def _submitted_record(
     subject_key: str,
     payload: dict[str, Any],
 ) -> OutboxRecord:
+    return _event_record(
+        APPLICATIONS.name,
+        SUBMITTED,
+        SUBMITTED_VERSION,
+        event_id,
+        correlation_id,
+        _json_time(occurred_at),
+        subject_key,
+        payload,
+    )
+
+
+def _event_record(
+    topic: str,
+    event_type: str,
+    version: int,
+    event_id: uuid.UUID,
+    correlation_id: uuid.UUID,
+    occurred_at: str,
+    subject_key: str,
+    payload: dict[str, Any],
+) -> OutboxRecord:
+    """An event's outbox record from its payload already in JSON form: the envelope as Event serialises it, the
+    headers as subsidy_runtime.outbox.event_headers writes them."""
     event_id_text, correlation_text = str(event_id), str(correlation_id)
     document = {
         "event_id": event_id_text,
-        "event_type": SUBMITTED,
-        "schema_version": SUBMITTED_VERSION,
-        "occurred_at": _json_time(occurred_at),
+        "event_type": event_type,
+        "schema_version": version,
+        "occurred_at": occurred_at,
         "producer": PRODUCER,
         "correlation_id": correlation_text,
         "causation_id": None,
@@ -964,18 +988,18 @@ def _submitted_record(
         "payload": payload,
     }
     return OutboxRecord(
-        topic=APPLICATIONS.name,
+        topic=topic,
         key=subject_key,
         value=orjson.dumps(document).decode(),
-        headers={  # as subsidy_runtime.outbox.event_headers
+        headers={
             "content-type": JSON,
-            "event_type": SUBMITTED,
-            "schema_version": str(SUBMITTED_VERSION),
+            "event_type": event_type,
+            "schema_version": str(version),
             "event_id": event_id_text,
             "correlation_id": correlation_text,
             "producer": PRODUCER,
         },
-        event_type=SUBMITTED,
+        event_type=event_type,
     )
 
 
@@ -989,42 +1013,27 @@ def _account_record(
     """PayeeAccountRegistered for a new account row (as usecases.payee_account_registered), in its JSON form; it
     shares the correlation id of the application the record submits."""
     owner, stamp = str(row["owner_id"]), _json_time(occurred_at)
-    event_id_text, correlation_text = str(event_id), str(correlation_id)
-    document = {
-        "event_id": event_id_text,
-        "event_type": ACCOUNT_REGISTERED,
-        "schema_version": ACCOUNT_REGISTERED_VERSION,
-        "occurred_at": stamp,
-        "producer": PRODUCER,
-        "correlation_id": correlation_text,
-        "causation_id": None,
-        "subject_key": owner,
-        "payload": {
-            "owner_id": owner,
-            "account": {
-                "account_id": str(row["id"]),
-                "kind": row["kind"],
-                "holder_name": row["holder_name"],
-                "account_number": row["account_number"],
-                "bank_code": row["bank_code"],
-                "bank_name": row["bank_name"],
-            },
-            "registered_at": stamp,
+    payload = {
+        "owner_id": owner,
+        "account": {
+            "account_id": str(row["id"]),
+            "kind": row["kind"],
+            "holder_name": row["holder_name"],
+            "account_number": row["account_number"],
+            "bank_code": row["bank_code"],
+            "bank_name": row["bank_name"],
         },
+        "registered_at": stamp,
     }
-    return OutboxRecord(
-        topic=PAYEE_ACCOUNTS.name,
-        key=owner,
-        value=orjson.dumps(document).decode(),
-        headers={  # as subsidy_runtime.outbox.event_headers
-            "content-type": JSON,
-            "event_type": ACCOUNT_REGISTERED,
-            "schema_version": str(ACCOUNT_REGISTERED_VERSION),
-            "event_id": event_id_text,
-            "correlation_id": correlation_text,
-            "producer": PRODUCER,
-        },
-        event_type=ACCOUNT_REGISTERED,
+    return _event_record(
+        PAYEE_ACCOUNTS.name,
+        ACCOUNT_REGISTERED,
+        ACCOUNT_REGISTERED_VERSION,
+        event_id,
+        correlation_id,
+        stamp,
+        owner,
+        payload,
     )
 
 

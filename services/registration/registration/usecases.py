@@ -250,19 +250,24 @@ async def register_payee_account(
     )
 
 
+def payee_account(row: Any) -> PayeeAccount:
+    """A payee_accounts row as the contracts carry it (on an application and in the account's own event)."""
+    return PayeeAccount(
+        account_id=row["id"],
+        kind=row["kind"],
+        holder_name=row["holder_name"],
+        account_number=row["account_number"],
+        bank_code=row["bank_code"],
+        bank_name=row["bank_name"],
+    )
+
+
 def payee_account_registered(row: Any, correlation_id: uuid.UUID, now: datetime) -> PayeeAccountRegistered:
     """The event announcing a newly stored payee_accounts row, keyed by its owner."""
     return PayeeAccountRegistered.create(
         PayeeAccountRegisteredPayload(
             owner_id=row["owner_id"],
-            account=PayeeAccount(
-                account_id=row["id"],
-                kind=row["kind"],
-                holder_name=row["holder_name"],
-                account_number=row["account_number"],
-                bank_code=row["bank_code"],
-                bank_name=row["bank_name"],
-            ),
+            account=payee_account(row),
             registered_at=now,
         ),
         producer=PRODUCER,
@@ -438,14 +443,7 @@ async def submit_application(
         beneficiary=_person_snapshot(beneficiary_row) if beneficiary_row is not None else None,
         period=body.period,
         facts=[*context["facts"], *(f.model_dump(mode="json") for f in body.facts)],
-        payee=PayeeAccount(
-            account_id=account["id"],
-            kind=account["kind"],
-            holder_name=account["holder_name"],
-            account_number=account["account_number"],
-            bank_code=account["bank_code"],
-            bank_name=account["bank_name"],
-        ),
+        payee=payee_account(account),
         contacts=contacts,
         proxy=proxy,
         commitment=body.commitment,
