@@ -4,6 +4,7 @@ HTTP API and an intake result per record arrives on registration.intake-results.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
@@ -19,7 +20,18 @@ from .test_registration_bulk import SX, get_application, records, results_for, s
 
 pytestmark = [pytest.mark.e2e]
 
+# The fallback broker (docs/operations.md, "Broker fallback") answers librdkafka's ApiVersions v3 request with a
+# response kcat cannot parse ("Protocol read buffer underflow for ApiVersion v3 at 274/279"), so no librdkafka
+# client connects to it. Strict: should Tansu fix it, the test reports XPASS as a failure and this mark goes.
+ON_TANSU = os.environ.get("BROKER_IMPLEMENTATION", "kafka") == "tansu"
 
+
+@pytest.mark.xfail(
+    ON_TANSU,
+    reason="Tansu's ApiVersions v3 response is unreadable to librdkafka",
+    strict=True,
+    raises=subprocess.CalledProcessError,
+)
 async def test_kcat_pushes_a_signed_batch_and_the_applications_appear(platform: Stack, tmp_path: Path) -> None:
     kcat = shutil.which("kcat")
     assert kcat is not None, "kcat is missing: deploy/local/stack.sh install installs it"
