@@ -23,11 +23,10 @@ from deploy.local.demo.client import RegistrationClient
 from deploy.local.demo.data import card_number, name_for, resident_id
 from payments.ids import end_to_end_id, instruction_id
 from subsidy_contracts.common import AccountKind, PayeeAccount
-from subsidy_contracts.eligibility import EntitlementReleased, EntitlementReleasedPayload, Instalment
 from subsidy_contracts.registration import PayeeAccountRegistered
 from subsidy_contracts.topics import PAYEE_ACCOUNTS
 from tests.conftest import Stack
-from tests.e2e.invariants import events_by_type, publish_events, read_topic
+from tests.e2e.invariants import events_by_type, publish_events, read_topic, released_entitlement
 
 pytestmark = [pytest.mark.e2e]
 BANK, BANK_NAME = "102551000015", "中国工商银行长沙分行"
@@ -127,29 +126,20 @@ async def test_a_payment_rejected_for_a_closed_account_is_re_issued_to_the_new_o
         closed_number = _card(rng, "404")  # the bank simulator rejects it: AC04, account closed
         closed = await _account(client, person, closed_number)
         owner = uuid.UUID(person["person_id"])
-        released = EntitlementReleased.create(
-            EntitlementReleasedPayload(
-                decision_id=uuid.uuid4(),
-                application_id=uuid.uuid4(),
-                applicant_id=owner,
-                programme_id="sx.internship-subsidy",
-                fund_code="employment-subsidy-fund",
-                payee=PayeeAccount(
-                    account_id=closed["account_id"],
-                    kind=AccountKind.SOCIAL_SECURITY_CARD,
-                    holder_name=person["name"],
-                    account_number=closed_number,
-                    bank_code=BANK,
-                    bank_name=BANK_NAME,
-                ),
-                instalments=[
-                    Instalment(number=1, amount=Decimal("1234.50"), due_on=datetime.now(UTC).date() - timedelta(1))
-                ],
-                released_at=datetime.now(UTC),
+        released = released_entitlement(
+            programme_id="sx.internship-subsidy",
+            fund_code="employment-subsidy-fund",
+            payee=PayeeAccount(
+                account_id=closed["account_id"],
+                kind=AccountKind.SOCIAL_SECURITY_CARD,
+                holder_name=person["name"],
+                account_number=closed_number,
+                bank_code=BANK,
+                bank_name=BANK_NAME,
             ),
-            producer="eligibility",
-            subject_key=str(owner),
-            correlation_id=uuid.uuid4(),
+            amounts=[Decimal("1234.50")],
+            due_on=datetime.now(UTC).date() - timedelta(1),
+            applicant=owner,
         )
         ident = instruction_id(released.payload.decision_id, 1)
         await publish_events(platform.bootstrap, [released])
