@@ -17,7 +17,7 @@ import orjson
 from subsidy_contracts.payments import PaymentInstructionCreated, PaymentStatus, PaymentStatusChanged
 from subsidy_contracts.topics import PAYMENTS
 from subsidy_runtime.masking import mask_account
-from subsidy_runtime.outbox import JSON, OutboxRecord, Transaction, notify_channel
+from subsidy_runtime.outbox import JSON, OutboxRecord, Transaction, json_event_record, notify_channel
 
 PRODUCER = "payments"
 STATUS_CHANGED = PaymentStatusChanged.type_name()
@@ -68,27 +68,17 @@ def change_from_row(row: Any, status: PaymentStatus, previous: PaymentStatus | N
 
 
 def _record(event_type: str, correlation: str, subject: str, stamp: str, payload: dict[str, Any]) -> OutboxRecord:
-    event_id = str(uuid.uuid4())
-    body = {
-        "event_id": event_id,
-        "event_type": event_type,
-        "schema_version": 1,
-        "occurred_at": stamp,
-        "producer": PRODUCER,
-        "correlation_id": correlation,
-        "causation_id": None,
-        "subject_key": subject,
-        "payload": payload,
-    }
-    headers = {
-        "content-type": JSON,
-        "event_type": event_type,
-        "schema_version": "1",
-        "event_id": event_id,
-        "correlation_id": correlation,
-        "producer": PRODUCER,
-    }
-    return OutboxRecord(PAYMENTS.name, subject, orjson.dumps(body).decode(), headers, event_type)
+    return json_event_record(
+        topic=PAYMENTS.name,
+        event_type=event_type,
+        version=1,
+        producer=PRODUCER,
+        event_id=str(uuid.uuid4()),
+        correlation_id=correlation,
+        subject_key=subject,
+        occurred_at=stamp,
+        payload=payload,
+    )
 
 
 def created_record(row: Any, status: PaymentStatus, now: datetime) -> OutboxRecord:

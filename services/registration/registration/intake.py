@@ -50,7 +50,7 @@ from subsidy_contracts.registration import ApplicationSubmitted, PayeeAccountReg
 from subsidy_contracts.topics import APPLICATIONS, INTAKE_RESULTS, PAYEE_ACCOUNTS
 from subsidy_runtime.auth import Integration
 from subsidy_runtime.db import Connection
-from subsidy_runtime.outbox import JSON, OutboxRecord, event_headers, notify_channel
+from subsidy_runtime.outbox import OutboxRecord, event_headers, json_event_record, notify_channel
 from subsidy_runtime.problems import field_errors_from_pydantic
 
 from . import validation
@@ -951,55 +951,16 @@ def _submitted_record(
     subject_key: str,
     payload: dict[str, Any],
 ) -> OutboxRecord:
-    return _event_record(
-        APPLICATIONS.name,
-        SUBMITTED,
-        SUBMITTED_VERSION,
-        event_id,
-        correlation_id,
-        _json_time(occurred_at),
-        subject_key,
-        payload,
-    )
-
-
-def _event_record(
-    topic: str,
-    event_type: str,
-    version: int,
-    event_id: uuid.UUID,
-    correlation_id: uuid.UUID,
-    occurred_at: str,
-    subject_key: str,
-    payload: dict[str, Any],
-) -> OutboxRecord:
-    """An event's outbox record from its payload already in JSON form: the envelope as Event serialises it, the
-    headers as subsidy_runtime.outbox.event_headers writes them."""
-    event_id_text, correlation_text = str(event_id), str(correlation_id)
-    document = {
-        "event_id": event_id_text,
-        "event_type": event_type,
-        "schema_version": version,
-        "occurred_at": occurred_at,
-        "producer": PRODUCER,
-        "correlation_id": correlation_text,
-        "causation_id": None,
-        "subject_key": subject_key,
-        "payload": payload,
-    }
-    return OutboxRecord(
-        topic=topic,
-        key=subject_key,
-        value=orjson.dumps(document).decode(),
-        headers={
-            "content-type": JSON,
-            "event_type": event_type,
-            "schema_version": str(version),
-            "event_id": event_id_text,
-            "correlation_id": correlation_text,
-            "producer": PRODUCER,
-        },
-        event_type=event_type,
+    return json_event_record(
+        topic=APPLICATIONS.name,
+        event_type=SUBMITTED,
+        version=SUBMITTED_VERSION,
+        producer=PRODUCER,
+        event_id=str(event_id),
+        correlation_id=str(correlation_id),
+        subject_key=subject_key,
+        occurred_at=_json_time(occurred_at),
+        payload=payload,
     )
 
 
@@ -1025,15 +986,16 @@ def _account_record(
         },
         "registered_at": stamp,
     }
-    return _event_record(
-        PAYEE_ACCOUNTS.name,
-        ACCOUNT_REGISTERED,
-        ACCOUNT_REGISTERED_VERSION,
-        event_id,
-        correlation_id,
-        stamp,
-        owner,
-        payload,
+    return json_event_record(
+        topic=PAYEE_ACCOUNTS.name,
+        event_type=ACCOUNT_REGISTERED,
+        version=ACCOUNT_REGISTERED_VERSION,
+        producer=PRODUCER,
+        event_id=str(event_id),
+        correlation_id=str(correlation_id),
+        subject_key=owner,
+        occurred_at=stamp,
+        payload=payload,
     )
 
 
