@@ -87,7 +87,7 @@ async def apply_account_changes(
     candidates: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:
         candidates.setdefault(row["applicant_id"], []).append(dict(row))
-    blocked = await instructions._blocked(conn, set(candidates))
+    blocked = await instructions.blocked_by_receivables(conn, set(candidates))
     current = [end_to_end_id(row["instruction_id"], row["attempt"]) for row in rows]
     breaks: dict[str, list[Any]] = {}
     for b in await conn.fetch(

@@ -109,7 +109,7 @@ async def create_instructions(
             ]
     if not by_id:
         return
-    blocked = await _blocked(tx.conn, {row[4] for row in by_id.values()})
+    blocked = await blocked_by_receivables(tx.conn, {row[4] for row in by_id.values()})
     if blocked:
         for row in by_id.values():
             row[12] = (row[4], row[5]) in blocked
@@ -152,7 +152,7 @@ async def create_instructions(
             metrics.observe_statuses(fund, status, count, total)
 
 
-async def _blocked(conn: Connection, applicants: set[Any]) -> set[tuple[Any, str]]:
+async def blocked_by_receivables(conn: Connection, applicants: set[Any]) -> set[tuple[Any, str]]:
     """(payee, programme) pairs an open receivable blocks (追回)."""
     return {
         (r["payee_id"], r["programme_id"])
@@ -179,7 +179,7 @@ async def _reserve_one_by_one(conn: Connection, fund: str, year: int, group: lis
 async def _holds(conn: Connection, rows: list[Any]) -> dict[str, str]:
     """Instruction id → reason for those that may not be paid now; reserves budget for the others."""
     held: dict[str, str] = {}
-    blocked = await _blocked(conn, {r["applicant_id"] for r in rows})
+    blocked = await blocked_by_receivables(conn, {r["applicant_id"] for r in rows})
     by_budget: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for r in sorted(rows, key=lambda r: (r["due_on"], r["instruction_id"])):
         if (r["applicant_id"], r["programme_id"]) in blocked:
